@@ -1,0 +1,239 @@
+"""The server's one settings object, read from the command line and the environment at the edge.
+
+Each setting is declared once, as a dataclass field whose metadata carries its help text and
+check, so ``--help``, the environment variables (``SIGNALING_<NAME>``), the start-up banner and
+``GET /_harness/config`` can never disagree about what exists. Nested groups (the KV model's
+settings) get a flag prefix, e.g. ``--kv-cache-ttl`` / ``SIGNALING_KV_CACHE_TTL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+ENV_PREFIX = "SIGNALING_"
+BACKENDS = ("sqlite", "rmw", "kv")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; its message says which one and how to fix it."""
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    check: Callable[[Any], str | None] | None = None,
+    choices: Sequence[str] | None = None,
+    flag: str | None = None,
+) -> Any:
+    """Declare one setting: ``check`` returns a complaint or None; ``flag`` overrides the name."""
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "check": check, "choices": choices, "flag": flag},
+    )
+
+
+def group(factory: Callable[[], Any], prefix: str) -> Any:
+    """Declare a nested settings group whose flags and variables carry ``prefix``."""
+    return dataclasses.field(default_factory=factory, metadata={"prefix": prefix})
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def non_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def port_number(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else "must be between 0 and 65535 (0 picks a free port)"
+
+
+def probability(value: float) -> str | None:
+    return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class KvSettings:
+    """The KV-style baseline's model (``../shared/design/KV_MODEL.md``); durations in model seconds."""
+
+    edges: int = setting(4, "edge caches in the KV model (modelling choice)", check=positive)
+    cache_ttl: float = setting(
+        60.0, "model seconds an edge serves its cached copy (Cloudflare KV cacheTtl minimum)",
+        check=positive,
+    )
+    write_interval: float = setting(
+        1.0, "model seconds between two writes to one key (Cloudflare KV per-key limit)",
+        check=non_negative,
+    )
+    write_limit: str = setting(
+        "strict", "per-key write limit: strict refuses a too-early write with a 429, off allows it",
+        choices=("strict", "off"),
+    )
+    reroute: float = setting(
+        0.0, "probability that a request goes to a random other edge", check=probability
+    )
+    hot_read_ms: float = setting(2.0, "model latency of a read served by an edge's cache",
+                                 check=non_negative)
+    cold_read_ms: float = setting(40.0, "model latency of a read from the central store",
+                                  check=non_negative)
+    write_ms: float = setting(50.0, "model latency of a write to the central store",
+                              check=non_negative)
+    jitter: float = setting(0.2, "relative jitter of every modelled latency (0.2: +/-20 %%)",
+                            check=probability)
+    seed: int = setting(0, "seed of the model's random choices (jitter, rerouting)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything ``python -m server`` can be told."""
+
+    host: str = setting("127.0.0.1", "address to listen on")
+    port: int = setting(8080, "port to listen on", check=port_number)
+    db: Path = setting(Path("signaling.db"), "SQLite database file (sqlite and rmw backends)")
+    backend: str = setting("sqlite", "storage backend", choices=BACKENDS)
+    session_ttl: int = setting(
+        300_000, "session lifetime in milliseconds (rondevu's default)", check=positive
+    )
+    sweep_interval: float = setting(
+        30.0, "seconds between sweeps that delete expired sessions", check=positive
+    )
+    max_candidates: int = setting(512, "candidates per side of one session", check=positive)
+    max_body: int = setting(65_536, "largest request body in bytes", check=positive)
+    cors_origins: tuple[str, ...] = setting(
+        (), "comma-separated origins allowed by CORS; empty reflects any origin, as rondevu did"
+    )
+    time_scale: float = setting(
+        1.0, "wall seconds per model second of the KV model (0.1: ten times faster)",
+        check=positive,
+    )
+    log_level: str = setting("info", "logging level", choices=LOG_LEVELS)
+    kv: KvSettings = group(KvSettings, prefix="kv")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready data, for the banner, ``meta.json`` and the config route."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Option:
+    field: dataclasses.Field[Any]
+    dest: str
+    flag: str
+    env: str
+    path: tuple[str, ...]
+
+
+def _options(cls: type, prefix: tuple[str, ...] = ()) -> list[_Option]:
+    options: list[_Option] = []
+    for field in dataclasses.fields(cls):
+        if "prefix" in field.metadata:
+            options += _options(field.default_factory, prefix + (field.metadata["prefix"],))  # type: ignore[misc, arg-type]
+            continue
+        words = prefix + (field.name,)
+        flag = field.metadata["flag"] or "--" + "-".join(words).replace("_", "-")
+        dest = "__".join(words)
+        env = ENV_PREFIX + "_".join(words).upper()
+        options.append(_Option(field, dest, flag, env, prefix))
+    return options
+
+
+def _convert(option: _Option, text: str) -> Any:
+    """Turn text from argv or the environment into the field's type, or say what is wrong."""
+    kind = option.field.default
+    try:
+        if isinstance(kind, bool):
+            raise TypeError("no boolean settings")
+        if isinstance(kind, int):
+            value: Any = int(text)
+        elif isinstance(kind, float):
+            value = float(text)
+        elif isinstance(kind, Path):
+            value = Path(text)
+        elif isinstance(kind, tuple):
+            value = _csv(text)
+        else:
+            value = text
+    except ValueError:
+        raise SettingsError(
+            f"{option.flag} / {option.env}: {text!r} is not a valid {type(kind).__name__}"
+        ) from None
+    choices = option.field.metadata["choices"]
+    if choices and value not in choices:
+        raise SettingsError(
+            f"{option.flag} / {option.env}: {text!r} is not one of {', '.join(choices)}"
+        )
+    check = option.field.metadata["check"]
+    complaint = check(value) if check else None
+    if complaint:
+        raise SettingsError(f"{option.flag} / {option.env}: {text!r} {complaint}")
+    return value
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag stops with one line instead of usage plus the message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog=prog,
+        description="WebRTC signaling server (rondevu's HTTP API) over a choice of stores. "
+        f"Every option can also be set as an environment variable {ENV_PREFIX}<NAME>; "
+        "the command line wins.",
+    )
+    for option in _options(Settings):
+        default = option.field.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        parser.add_argument(
+            option.flag,
+            dest=option.dest,
+            metavar=option.field.name.upper(),
+            help=f"{option.field.metadata['help']} (default: {shown}; env {option.env})",
+        )
+    return parser
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from defaults, then the environment, then the command line.
+
+    Raises :class:`SettingsError` naming the first bad value; ``--help`` and unknown flags
+    exit through argparse.
+    """
+    environ = os.environ if environ is None else environ
+    args = vars(build_parser().parse_args(sys.argv[1:] if argv is None else argv))
+    values: dict[tuple[str, ...], dict[str, Any]] = {}
+    for option in _options(Settings):
+        text = args[option.dest]
+        if text is None:
+            text = environ.get(option.env)
+        if text is not None:
+            values.setdefault(option.path, {})[option.field.name] = _convert(option, text)
+    kv = KvSettings(**values.get(("kv",), {}))
+    return Settings(**values.get((), {}), kv=kv)
