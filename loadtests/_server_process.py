@@ -1,0 +1,145 @@
+"""Run ``python -m server`` as a child process on a free loopback port, and stop it again.
+
+Used by the campaign (``python -m loadtests``) and by the tests, which all need a real server
+process: it starts the server with ``--port 0``, reads the port from the line the server prints,
+and waits for ``/health`` with a deadline instead of sleeping a fixed time. Only the standard
+library is used, so it works the same in asyncio tests and in gevent-patched Locust processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not answer /health in time; the message holds its output."""
+
+
+class ServerProcess:
+    """A server child process; use as a context manager, or call ``start``/``stop``."""
+
+    def __init__(
+        self,
+        db: Path | None,
+        *,
+        backend: str = "sqlite",
+        extra_args: Sequence[str] = (),
+        log_path: Path | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.args = [sys.executable, "-m", "server", "--port", "0", "--backend", backend]
+        if db is not None:
+            self.args += ["--db", str(db)]
+        self.args += list(extra_args)
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self.settings: dict[str, object] = {}
+        self._process: subprocess.Popen[str] | None = None
+        self._output: list[str] = []
+
+    def start(self) -> ServerProcess:
+        self._process = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        found = threading.Event()
+        threading.Thread(target=self._pump, args=(found,), daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not found.wait(0.05):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(
+                    f"server did not start ({' '.join(self.args)}):\n{self.output}"
+                )
+        self._wait_healthy(deadline)
+        return self
+
+    def _pump(self, found: threading.Event) -> None:
+        """Keep reading the child's output so its pipe never fills and blocks it."""
+        assert self._process and self._process.stdout
+        log = self.log_path.open("a", encoding="utf-8") if self.log_path else None
+        try:
+            for line in self._process.stdout:
+                self._output.append(line)
+                if log:
+                    log.write(line)
+                    log.flush()
+                match = _LISTENING.search(line)
+                if match and not self.url:
+                    self.url = match[1]
+                if line.startswith("settings: "):
+                    self.settings = json.loads(line[len("settings: "):])
+                    found.set()
+        finally:
+            if log:
+                log.close()
+
+    def _wait_healthy(self, deadline: float) -> None:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"{self.url}/health did not answer:\n{self.output}")
+            time.sleep(0.05)
+
+    @property
+    def output(self) -> str:
+        return "".join(self._output)
+
+    @property
+    def pid(self) -> int:
+        assert self._process
+        return self._process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a durability test needs (no clean shutdown at all)."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL if the server has not stopped within ``timeout``."""
+        if not self._process:
+            return None
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        return self._process.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,133 @@
+"""The signaling API's route handlers (``../shared/design/API.md``), one function per route.
+
+Handlers check input (``payloads``), call the store, and shape the response; they never catch
+store errors themselves: ``middleware.errors`` maps each :class:`StoreError` to its status, so a
+status means the same thing on every route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from . import payloads
+from .appkeys import CLOCK, SETTINGS, STORE
+from .stores.base import Caller, Session, Side, now_ms
+
+routes = web.RouteTableDef()
+
+
+def caller_of(request: web.Request) -> Caller:
+    """Sessions belong to the Origin (``unknown`` without one, as rondevu did); the KV model
+    routes each logical client (``X-Client-Id``, else its address) to an edge."""
+    return Caller(
+        origin=request.headers.get("Origin", "unknown"),
+        client=request.headers.get("X-Client-Id") or request.remote or "unknown",
+    )
+
+
+def _listing(session: Session) -> dict[str, Any]:
+    return {
+        "code": session.code,
+        "peerId": session.peer_id,
+        "offer": session.offer,
+        "offerCandidates": list(session.offer_candidates),
+        "createdAt": session.created_at,
+        "expiresAt": session.expires_at,
+    }
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "timestamp": now_ms(request.app[CLOCK])})
+
+
+@routes.get("/_harness/config")
+async def harness_config(request: web.Request) -> web.Response:
+    """Not part of the signaling API: lets load tests record what they ran against."""
+    settings = request.app[SETTINGS]
+    return web.json_response({"backend": settings.backend, "settings": settings.as_dict()})
+
+
+@routes.get("/")
+async def list_topics(request: web.Request) -> web.Response:
+    paging = payloads.paging(request.query)
+    page = await request.app[STORE].list_topics(
+        caller_of(request), page=paging.page, limit=paging.limit
+    )
+    return web.json_response({
+        "topics": [{"topic": t.topic, "count": t.count} for t in page.topics],
+        "pagination": {
+            "page": paging.page,
+            "limit": paging.limit,
+            "total": page.total,
+            "hasMore": paging.page * paging.limit < page.total,
+        },
+    })
+
+
+@routes.post("/answer")
+async def answer(request: web.Request) -> web.Response:
+    body = await payloads.json_object(request)
+    code = payloads.text_field(body, "code", max_len=payloads.MAX_CODE)
+    side = payloads.side_field(body)
+    sdp = payloads.text_field(body, "answer", required=False)
+    candidate = payloads.text_field(
+        body, "candidate", max_len=payloads.MAX_CANDIDATE, required=False
+    )
+    if (sdp is None) == (candidate is None):
+        raise payloads.BadRequest("exactly one of the fields answer and candidate is required")
+    store, caller = request.app[STORE], caller_of(request)
+    if sdp is not None:
+        if side is not Side.ANSWERER:
+            raise payloads.BadRequest("field side must be 'answerer' to post an answer")
+        await store.set_answer(caller, code, sdp)
+    else:
+        await store.append_candidate(caller, code, side, candidate)
+    return web.json_response({"success": True})
+
+
+@routes.post("/poll")
+async def poll(request: web.Request) -> web.Response:
+    body = await payloads.json_object(request)
+    code = payloads.text_field(body, "code", max_len=payloads.MAX_CODE)
+    side = payloads.side_field(body)
+    session = await request.app[STORE].get(caller_of(request), code)
+    if side is Side.OFFERER:
+        return web.json_response(
+            {"answer": session.answer, "answerCandidates": list(session.answer_candidates)}
+        )
+    return web.json_response(
+        {"offer": session.offer, "offerCandidates": list(session.offer_candidates)}
+    )
+
+
+@routes.post("/leave")
+async def leave(request: web.Request) -> web.Response:
+    body = await payloads.json_object(request)
+    code = payloads.text_field(body, "code", max_len=payloads.MAX_CODE)
+    await request.app[STORE].leave(caller_of(request), code)
+    return web.json_response({"success": True})
+
+
+@routes.post("/{topic}/offer")
+async def offer(request: web.Request) -> web.Response:
+    topic = payloads.path_name(request, "topic")
+    body = await payloads.json_object(request)
+    peer_id = payloads.text_field(body, "peerId", max_len=payloads.MAX_NAME)
+    sdp = payloads.text_field(body, "offer")
+    code = payloads.text_field(body, "code", max_len=payloads.MAX_CODE, required=False)
+    session = await request.app[STORE].create(
+        caller_of(request), code=code or str(uuid.uuid4()), topic=topic, peer_id=peer_id,
+        offer=sdp,
+    )
+    return web.json_response({"code": session.code})
+
+
+@routes.get("/{topic}/sessions")
+async def sessions(request: web.Request) -> web.Response:
+    topic = payloads.path_name(request, "topic")
+    found = await request.app[STORE].list_by_topic(caller_of(request), topic)
+    return web.json_response({"sessions": [_listing(s) for s in found]})

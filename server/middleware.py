@@ -1,0 +1,91 @@
+"""Cross-cutting request handling: JSON errors, CORS, and the server's own time per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .payloads import BadRequest
+from .stores.base import (
+    AnswerConflict,
+    CandidateLimit,
+    CodeInUse,
+    SessionNotFound,
+    StoreError,
+    StoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STORE_ERROR_STATUS: dict[type[StoreError], int] = {
+    SessionNotFound: 404,
+    CodeInUse: 409,
+    AnswerConflict: 409,
+    CandidateLimit: 413,
+    StoreUnavailable: 500,
+}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as ``{"error": ...}``; an unexpected exception is logged, never leaked."""
+    try:
+        return await handler(request)
+    except BadRequest as error:
+        return _error(400, str(error))
+    except StoreError as error:
+        return _error(STORE_ERROR_STATUS[type(error)], str(error))
+    except web.HTTPRequestEntityTooLarge as error:
+        return _error(413, f"request body is larger than {error.max_size} bytes")
+    except web.HTTPException as error:
+        return _error(error.status, error.reason)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "internal error")
+
+
+def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS as rondevu did: reflect the request's Origin, or only the allowed ones if listed."""
+
+    def allow(origin: str | None) -> bool:
+        return origin is not None and (not allowed or origin in allowed)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response: web.StreamResponse = web.Response(status=204)
+            if allow(origin):
+                response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                    "Access-Control-Request-Headers", "Content-Type"
+                )
+                response.headers["Access-Control-Max-Age"] = "86400"
+        else:
+            response = await handler(request)
+        if allow(origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return middleware
+
+
+@web.middleware
+async def server_timing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The server's own time per request, measured the same way for every store, so the
+    comparison can separate server cost from network and client cost (Server-Timing header)."""
+    started = time.perf_counter()
+    response = await handler(request)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.3f}"
+    return response

@@ -1,0 +1,118 @@
+"""Apply ``migrations/NNNN_name.sql`` in order, each once, each in its own transaction.
+
+The applied versions are recorded in ``schema_migrations`` inside the same transaction as the
+schema change, so a crash mid-migration leaves either both or neither, and a restart applies
+nothing twice. A database that records a version this code does not know was written by a newer
+release: refusing it is safer than running old code over a schema it cannot read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(RuntimeError):
+    """The database's schema cannot be brought to this release's version."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    """The SQL files shipped in the ``migrations`` package, sorted by version.
+
+    Read through importlib.resources so they are found in a checkout and in an installed wheel.
+    """
+    found = []
+    for entry in resources.files("migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a version: {versions}")
+    return found
+
+
+async def _applied_versions(conn: aiosqlite.Connection) -> set[int]:
+    rows = await conn.execute_fetchall("SELECT version FROM schema_migrations")
+    return {row[0] for row in rows}
+
+
+async def migrate(conn: aiosqlite.Connection) -> list[int]:
+    """Bring the database up to date; returns the versions applied now.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): the transactions here are
+    explicit, and ``BEGIN IMMEDIATE`` makes two servers starting on one file take turns.
+    """
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    migrations = available_migrations()
+    known = {m.version for m in migrations}
+    newer = sorted((await _applied_versions(conn)) - known)
+    if newer:
+        raise MigrationError(
+            f"the database was written by a newer schema (version {newer[-1]}; this release "
+            f"knows up to {max(known, default=0)}): use a newer server or another --db file"
+        )
+    applied_now = []
+    for migration in migrations:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            if migration.version in await _applied_versions(conn):
+                await conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(migration.sql):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at)"
+                " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                (migration.version, migration.name),
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+        applied_now.append(migration.version)
+    return applied_now
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, so all of them run inside our own transaction.
+
+    ``executescript`` would commit first; ``sqlite3.complete_statement`` finds where each
+    statement ends without being fooled by semicolons in comments or strings.
+    """
+    import sqlite3
+
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not _only_comments(current):
+        raise MigrationError(f"unterminated SQL statement at the end of a migration: {current!r}")
+    return statements
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())

@@ -1,0 +1,98 @@
+"""Turning request bodies and query strings into checked values, or a 400 that names the field.
+
+Every check happens before the store is called, so bad input never reaches storage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .stores.base import Side
+
+MAX_NAME = 1024  # topic and peerId, as rondevu limited them
+MAX_CODE = 256
+MAX_CANDIDATE = 8192
+MAX_PAGE_LIMIT = 1000
+MAX_PAGE = 1_000_000  # keeps the SQL OFFSET inside 64 bits
+
+
+class BadRequest(ValueError):
+    """Input the API refuses (400); the message names the field."""
+
+
+async def json_object(request: web.Request) -> Mapping[str, Any]:
+    """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest(f"body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def text_field(
+    body: Mapping[str, Any], name: str, *, max_len: int | None = None, required: bool = True
+) -> str | None:
+    """A string field: present (if required), a string, non-empty and not over ``max_len``."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadRequest(f"missing field: {name}")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"field {name} must be a string, not {type(value).__name__}")
+    if not value:
+        raise BadRequest(f"field {name} must not be empty")
+    if max_len is not None and len(value) > max_len:
+        raise BadRequest(f"field {name} is longer than {max_len} characters")
+    return value
+
+
+def side_field(body: Mapping[str, Any]) -> Side:
+    side = text_field(body, "side")
+    try:
+        return Side(side)
+    except ValueError:
+        raise BadRequest("field side must be 'offerer' or 'answerer'") from None
+
+
+def path_name(request: web.Request, name: str) -> str:
+    value = request.match_info[name]
+    if len(value) > MAX_NAME:
+        raise BadRequest(f"{name} is longer than {MAX_NAME} characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int
+    limit: int
+
+
+def paging(query: Mapping[str, str]) -> Paging:
+    return Paging(
+        page=_query_int(query, "page", default=1, low=1, high=MAX_PAGE),
+        limit=_query_int(query, "limit", default=100, low=1, high=MAX_PAGE_LIMIT),
+    )
+
+
+def _query_int(
+    query: Mapping[str, str], name: str, *, default: int, low: int, high: int
+) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"query parameter {name} must be an integer, not {text!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"query parameter {name} must be between {low} and {high}")
+    return value

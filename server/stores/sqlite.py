@@ -1,0 +1,305 @@
+"""The recommended store: every write one atomic SQLite statement, reads on their own connections.
+
+Design, for throughput and for correctness under racing clients:
+
+* One writer connection. aiosqlite runs each connection on its own thread and queues its
+  statements, so every write here is *one* statement (``INSERT ... SELECT ... RETURNING``,
+  ``UPDATE ... WHERE answer IS NULL RETURNING``): SQLite executes it atomically under its write
+  lock, no other coroutine can slip a statement into the middle, and it costs one round trip to
+  the database thread. No Python-side lock is needed because there is no multi-statement
+  transaction on the request path.
+* Reader connections (``query_only``) in WAL mode, so polls never queue behind writes. Each read
+  is one statement, hence one snapshot: a session and both of its candidate lists are always
+  read together, and a read that starts after a write's commit sees it (linearizable per session).
+* The failure paths (404 vs 409 vs 413) are decided by a second read only after a write matched
+  no row: nothing was written, so the extra round trip costs nothing on the success path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from ..migrate import migrate
+from . import limits_of
+from .base import (
+    AnswerConflict,
+    CandidateLimit,
+    Caller,
+    Clock,
+    CodeInUse,
+    Session,
+    SessionNotFound,
+    Side,
+    StoreLimits,
+    TopicCount,
+    TopicPage,
+    now_ms,
+)
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+READERS = 2
+SWEEP_BATCH = 500
+LIST_LIMIT = 1000
+
+_SESSION_COLUMNS = """
+    s.code, s.origin, s.topic, s.peer_id, s.offer, s.answer, s.created_at, s.expires_at,
+    (SELECT json_group_array(json_array(c.side, c.seq, c.candidate))
+       FROM candidates c WHERE c.code = s.code) AS candidates
+"""
+
+_SELECT_SESSION = f"""
+SELECT {_SESSION_COLUMNS} FROM sessions s
+WHERE s.code = :code AND s.origin = :origin AND s.expires_at > :now
+"""
+
+_SELECT_BY_TOPIC = f"""
+SELECT {_SESSION_COLUMNS} FROM sessions s
+WHERE s.origin = :origin AND s.topic = :topic AND s.answer IS NULL AND s.expires_at > :now
+ORDER BY s.created_at DESC
+LIMIT {LIST_LIMIT}
+"""
+
+_SELECT_TOPICS = """
+SELECT topic, COUNT(*) AS n, COUNT(*) OVER () AS total FROM sessions
+WHERE origin = :origin AND answer IS NULL AND expires_at > :now
+GROUP BY topic ORDER BY topic LIMIT :limit OFFSET :offset
+"""
+
+_COUNT_TOPICS = """
+SELECT COUNT(DISTINCT topic) FROM sessions
+WHERE origin = :origin AND answer IS NULL AND expires_at > :now
+"""
+
+_INSERT_SESSION = """
+INSERT INTO sessions (code, origin, topic, peer_id, offer, answer, created_at, expires_at)
+VALUES (:code, :origin, :topic, :peer_id, :offer, NULL, :now, :expires)
+ON CONFLICT (code) DO NOTHING
+RETURNING code
+"""
+
+# A code whose session expired but was not swept yet may be chosen again.
+_DELETE_EXPIRED_CODE = "DELETE FROM sessions WHERE code = :code AND expires_at <= :now"
+
+_SET_ANSWER = """
+UPDATE sessions SET answer = :answer
+WHERE code = :code AND origin = :origin AND expires_at > :now AND answer IS NULL
+RETURNING code
+"""
+
+# The order (seq) and the bound are decided inside the one statement that appends.
+_APPEND_CANDIDATE = """
+INSERT INTO candidates (code, side, seq, candidate)
+SELECT s.code, :side, n.last + 1, :candidate
+FROM sessions s,
+     (SELECT COALESCE(MAX(seq), 0) AS last FROM candidates
+       WHERE code = :code AND side = :side) n
+WHERE s.code = :code AND s.origin = :origin AND s.expires_at > :now AND n.last < :max
+RETURNING seq
+"""
+
+_DELETE_SESSION = """
+DELETE FROM sessions WHERE code = :code AND origin = :origin AND expires_at > :now
+RETURNING code
+"""
+
+_SWEEP = """
+DELETE FROM sessions WHERE code IN
+  (SELECT code FROM sessions WHERE expires_at <= :now LIMIT :batch)
+"""
+
+
+class StartupError(RuntimeError):
+    """The database cannot be opened or migrated; the message says which file and why."""
+
+
+def _session_from_row(row: Sequence[Any]) -> Session:
+    code, origin, topic, peer_id, offer, answer, created_at, expires_at, candidates = row
+    lists: dict[str, list[tuple[int, str]]] = {"offerer": [], "answerer": []}
+    for side, seq, candidate in json.loads(candidates):
+        lists[side].append((seq, candidate))
+    ordered = {side: tuple(c for _, c in sorted(items)) for side, items in lists.items()}
+    return Session(
+        code=code,
+        origin=origin,
+        topic=topic,
+        peer_id=peer_id,
+        offer=offer,
+        answer=answer,
+        offer_candidates=ordered["offerer"],
+        answer_candidates=ordered["answerer"],
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+
+
+async def _connect(path: Path, *, query_only: bool) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA busy_timeout = 5000")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    if query_only:
+        await conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class SqliteStore:
+    """Sessions in one SQLite file; see the module docstring for the transaction design."""
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        limits: StoreLimits,
+        clock: Clock,
+    ) -> None:
+        self._writer = writer
+        self._readers = readers
+        self._next_reader = itertools.cycle(readers)
+        self._limits = limits
+        self._clock = clock
+
+    @classmethod
+    async def open(
+        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "NORMAL"
+    ) -> SqliteStore:
+        """Open (creating if needed) and migrate ``path``.
+
+        WAL with ``synchronous=NORMAL`` survives a killed process with every committed write
+        (the WAL is written before COMMIT returns); only a power cut can lose the last commits.
+        """
+        try:
+            writer = await _connect(path, query_only=False)
+        except sqlite3.Error as error:
+            raise StartupError(f"cannot open database {path}: {error}") from None
+        try:
+            mode = await writer.execute_fetchall("PRAGMA journal_mode = WAL")
+            if mode[0][0] != "wal":
+                raise StartupError(f"database {path} cannot use WAL mode (got {mode[0][0]})")
+            await writer.execute(f"PRAGMA synchronous = {synchronous}")
+            await migrate(writer)
+            readers = [await _connect(path, query_only=True) for _ in range(READERS)]
+        except sqlite3.Error as error:
+            await writer.close()
+            raise StartupError(f"cannot use database {path}: {error}") from None
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(writer, readers, limits, clock)
+
+    async def _read(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        return await next(self._next_reader).execute_fetchall(sql, params)
+
+    async def _write(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        return await self._writer.execute_fetchall(sql, params)
+
+    def _now(self) -> int:
+        return now_ms(self._clock)
+
+    async def create(
+        self, caller: Caller, *, code: str, topic: str, peer_id: str, offer: str
+    ) -> Session:
+        now = self._now()
+        expires = now + self._limits.session_ttl_ms
+        await self._write(_DELETE_EXPIRED_CODE, {"code": code, "now": now})
+        inserted = await self._write(
+            _INSERT_SESSION,
+            {"code": code, "origin": caller.origin, "topic": topic, "peer_id": peer_id,
+             "offer": offer, "now": now, "expires": expires},
+        )
+        if not inserted:
+            raise CodeInUse(f"code {code!r} is already in use")
+        return Session(code, caller.origin, topic, peer_id, offer, None, (), (), now, expires)
+
+    async def get(self, caller: Caller, code: str) -> Session:
+        rows = list(await self._read(
+            _SELECT_SESSION, {"code": code, "origin": caller.origin, "now": self._now()}
+        ))
+        if not rows:
+            raise SessionNotFound(f"session {code!r} not found")
+        return _session_from_row(rows[0])
+
+    async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
+        updated = await self._write(
+            _SET_ANSWER,
+            {"answer": answer, "code": code, "origin": caller.origin, "now": self._now()},
+        )
+        if updated:
+            return
+        # Nothing was written: find out why. A write-once answer never changes once set, so
+        # this read cannot race into a wrong verdict.
+        session = await self.get(caller, code)
+        if session.answer != answer:
+            raise AnswerConflict(f"session {code!r} already has a different answer")
+
+    async def append_candidate(
+        self, caller: Caller, code: str, side: Side, candidate: str
+    ) -> None:
+        appended = await self._write(
+            _APPEND_CANDIDATE,
+            {"code": code, "side": str(side), "candidate": candidate, "origin": caller.origin,
+             "now": self._now(), "max": self._limits.max_candidates},
+        )
+        if appended:
+            return
+        await self.get(caller, code)  # raises SessionNotFound
+        raise CandidateLimit(
+            f"the {side} side of session {code!r} already holds "
+            f"{self._limits.max_candidates} candidates"
+        )
+
+    async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
+        rows = await self._read(
+            _SELECT_BY_TOPIC, {"origin": caller.origin, "topic": topic, "now": self._now()}
+        )
+        return [_session_from_row(row) for row in rows]
+
+    async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
+        params = {"origin": caller.origin, "now": self._now()}
+        rows = list(await self._read(
+            _SELECT_TOPICS, {**params, "limit": limit, "offset": (page - 1) * limit}
+        ))
+        if rows:
+            total = rows[0][2]
+        else:  # a page past the end still reports how many topics there are
+            total = list(await self._read(_COUNT_TOPICS, params))[0][0]
+        return TopicPage([TopicCount(topic, n) for topic, n, _ in rows], total)
+
+    async def leave(self, caller: Caller, code: str) -> None:
+        deleted = await self._write(
+            _DELETE_SESSION, {"code": code, "origin": caller.origin, "now": self._now()}
+        )
+        if not deleted:
+            raise SessionNotFound(f"session {code!r} not found")
+
+    async def sweep_expired(self) -> int:
+        """Delete in small batches, yielding between them, so requests never wait long."""
+        total = 0
+        while True:
+            cursor = await self._writer.execute(
+                _SWEEP, {"now": self._now(), "batch": SWEEP_BATCH}
+            )
+            total += cursor.rowcount
+            await cursor.close()
+            if cursor.rowcount < SWEEP_BATCH:
+                return total
+            await asyncio.sleep(0)
+
+    async def close(self) -> None:
+        for conn in [*self._readers, self._writer]:
+            await conn.close()
+
+
+async def open_store(settings: Settings, clock: Clock) -> SqliteStore:
+    return await SqliteStore.open(settings.db, limits_of(settings), clock)
