@@ -39,13 +39,16 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
+        python: str = sys.executable,
+        cwd: Path | None = None,
     ) -> None:
-        self.args = [sys.executable, "-m", "server", "--port", "0", "--backend", backend]
+        self.args = [python, "-m", "server", "--port", "0", "--backend", backend]
         if db is not None:
             self.args += ["--db", str(db)]
         self.args += list(extra_args)
         self.log_path = log_path
         self.startup_timeout = startup_timeout
+        self.cwd = cwd
         self.url = ""
         self.settings: dict[str, object] = {}
         self._process: subprocess.Popen[str] | None = None
@@ -58,6 +61,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
+            cwd=self.cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         found = threading.Event()
@@ -113,6 +117,10 @@ class ServerProcess:
     def pid(self) -> int:
         assert self._process
         return self._process.pid
+
+    def send_signal(self, signum: int) -> None:
+        assert self._process
+        self._process.send_signal(signum)
 
     def kill(self) -> None:
         """SIGKILL: the crash a durability test needs (no clean shutdown at all)."""

@@ -1,0 +1,77 @@
+"""Durability and migrations across a crash: SIGKILL the server, start it again on the file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+
+from concurrent_race import ORIGIN, answer_sdp, candidate
+from loadtests._server_process import ServerProcess
+
+HEADERS = {"Origin": ORIGIN}
+
+
+async def _post(http: aiohttp.ClientSession, url: str, body: dict[str, object]
+                ) -> tuple[int, dict[str, object]]:
+    async with http.post(url, json=body, headers=HEADERS) as response:
+        return response.status, await response.json()
+
+
+async def test_acknowledged_writes_survive_sigkill_and_migrations_run_once(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "crash.db"
+    acknowledged: dict[str, tuple[str, list[str]]] = {}
+    server = ServerProcess(db).start()
+    try:
+        assert "applied migration 0001_initial" in server.output
+        async with aiohttp.ClientSession() as http:
+            for i in range(20):
+                status, body = await _post(http, f"{server.url}/room/offer",
+                                           {"peerId": "p", "offer": answer_sdp(i, 0)})
+                assert status == 200
+                code = str(body["code"])
+                status, _ = await _post(http, f"{server.url}/answer",
+                                        {"code": code, "side": "answerer",
+                                         "answer": answer_sdp(i, 1)})
+                assert status == 200
+                values = [candidate(i, "offerer", n) for n in range(5)]
+                for value in values:
+                    status, _ = await _post(http, f"{server.url}/answer",
+                                            {"code": code, "side": "offerer",
+                                             "candidate": value})
+                    assert status == 200
+                acknowledged[code] = (answer_sdp(i, 1), values)
+    finally:
+        server.kill()
+
+    with ServerProcess(db) as again:
+        assert "applied migration" not in again.output
+        async with aiohttp.ClientSession() as http:
+            for code, (answer, values) in acknowledged.items():
+                status, body = await _post(http, f"{again.url}/poll",
+                                           {"code": code, "side": "offerer"})
+                assert status == 200 and body["answer"] == answer
+                status, body = await _post(http, f"{again.url}/poll",
+                                           {"code": code, "side": "answerer"})
+                assert status == 200 and body["offerCandidates"] == values
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+
+
+def test_database_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "newer.db"
+    with ServerProcess(db):
+        pass
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'now')")
+    run = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--db", str(db)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2
+    assert "newer schema (version 9999" in run.stderr
+    assert "Traceback" not in run.stderr
