@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from .appkeys import SETTINGS
 from .payloads import BadRequest
 from .stores.base import (
     AnswerConflict,
@@ -44,8 +45,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(400, str(error))
     except StoreError as error:
         return _error(STORE_ERROR_STATUS[type(error)], str(error))
-    except web.HTTPRequestEntityTooLarge as error:
-        return _error(413, f"request body is larger than {error.max_size} bytes")
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SETTINGS].max_body
+        return _error(413, f"request body is larger than {limit} bytes")
     except web.HTTPException as error:
         return _error(error.status, error.reason)
     except Exception:
