@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 BACKEND_MODULES = {
     "sqlite": "server.stores.sqlite",
+    "rmw": "server.stores.rmw",
+    "kv": "server.stores.kv",
 }
 
 

@@ -1,0 +1,120 @@
+"""The read-modify-write baseline: rondevu's first D1 code, over this project's SQLite schema.
+
+Storage is strongly consistent (the same database, migrations and read queries as
+:mod:`.sqlite`); the handler is what loses writes. As rondevu's D1 ``/answer`` handler did
+(its commit 02d460f), an update reads the session in one statement, changes it in memory, and
+writes the field back in a separate statement after a real await, so concurrent requests
+interleave between the two:
+
+- ``append_candidate`` reads the side's list and writes the whole list back, with the new
+  candidate at its end: two appends that read the same list each write it back with only their
+  own candidate, and the later write erases the earlier one;
+- ``set_answer`` writes the answer without looking for an earlier one: a second, different
+  answer silently replaces the first, and both are acknowledged.
+
+rondevu kept each list as a JSON column and wrote it with one ``UPDATE``. Here a list is rows
+(``migrations/0001_initial.sql``), so "write the column back" is its row-for-row equivalent: in
+one transaction, delete the side's rows and insert the list as written. The stored list then
+equals exactly the list written, as the column would. Those transactions run on a connection of
+their own, under a lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, so that no other statement ever
+runs inside one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from . import limits_of
+from .base import Caller, CandidateLimit, Clock, Side, StoreLimits
+from .sqlite import SqliteStore, _connect
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+_SET_ANSWER_UNCHECKED = """
+UPDATE sessions SET answer = :answer WHERE code = :code AND origin = :origin
+"""
+
+_CLEAR_SIDE = "DELETE FROM candidates WHERE code = :code AND side = :side"
+
+# rondevu's UPDATE matched no row when the session had gone meanwhile; so does this.
+_INSERT_CANDIDATE = """
+INSERT INTO candidates (code, side, seq, candidate)
+SELECT :code, :side, :seq, :candidate WHERE EXISTS (SELECT 1 FROM sessions WHERE code = :code)
+"""
+
+
+class RmwStore(SqliteStore):
+    """:class:`.sqlite.SqliteStore` with rondevu's read-then-write updates."""
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        limits: StoreLimits,
+        clock: Clock,
+    ) -> None:
+        super().__init__(writer, readers, limits, clock)
+        self._list_writer: aiosqlite.Connection | None = None
+        self._list_lock = asyncio.Lock()
+        self.gap = 0.0
+        """Clock seconds between the read and the write; 0 still yields to the event loop.
+        Tests widen it on a fake clock to hold both racers between their read and write."""
+
+    @classmethod
+    async def open(
+        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "NORMAL"
+    ) -> RmwStore:
+        store = await super().open(path, limits, clock, synchronous=synchronous)
+        assert isinstance(store, RmwStore)
+        store._list_writer = await _connect(path, query_only=False)
+        return store
+
+    async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
+        await self.get(caller, code)  # rondevu's getSession: 404 for an unknown code
+        await self._clock.sleep(self.gap)
+        await self._write(
+            _SET_ANSWER_UNCHECKED, {"answer": answer, "code": code, "origin": caller.origin}
+        )
+
+    async def append_candidate(
+        self, caller: Caller, code: str, side: Side, candidate: str
+    ) -> None:
+        session = await self.get(caller, code)
+        current = session.offer_candidates if side is Side.OFFERER else session.answer_candidates
+        if len(current) >= self._limits.max_candidates:
+            raise CandidateLimit(
+                f"the {side} side of session {code!r} already holds "
+                f"{self._limits.max_candidates} candidates"
+            )
+        await self._clock.sleep(self.gap)
+        await self._write_list(code, side, [*current, candidate])
+
+    async def _write_list(self, code: str, side: Side, candidates: list[str]) -> None:
+        """Replace the side's list with ``candidates``, as rondevu's column UPDATE did."""
+        conn = self._list_writer
+        assert conn is not None
+        rows = [{"code": code, "side": str(side), "seq": seq, "candidate": candidate}
+                for seq, candidate in enumerate(candidates, start=1)]
+        async with self._list_lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute(_CLEAR_SIDE, {"code": code, "side": str(side)})
+                await conn.executemany(_INSERT_CANDIDATE, rows)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        if self._list_writer is not None:
+            await self._list_writer.close()
+        await super().close()
+
+
+async def open_store(settings: Settings, clock: Clock) -> RmwStore:
+    return await RmwStore.open(settings.db, limits_of(settings), clock)
