@@ -192,7 +192,7 @@ def _convert(option: _Option, text: str) -> Any:
     return value
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag stops with one line instead of usage plus the message."""
 
     def error(self, message: str) -> NoReturn:
@@ -200,7 +200,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog=prog,
         description="WebRTC signaling server (rondevu's HTTP API) over a choice of stores. "
         f"Every option can also be set as an environment variable {ENV_PREFIX}<NAME>; "

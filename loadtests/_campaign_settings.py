@@ -1,0 +1,110 @@
+"""The comparison's one settings object, read from the command line at the edge.
+
+Defaults finish in about three minutes on a two-core machine; ``--quick`` (what CI runs) in
+under one. Every store runs under the same load and the same time scale (KV_MODEL.md), so the
+only difference between the runs is the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.settings import OneLineParser
+
+BACKENDS = ("sqlite", "rmw", "kv")
+DEFAULT_EXPECT = {"sqlite": "consistent", "rmw": "anomalies", "kv": "anomalies"}
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    backends: tuple[str, ...]
+    host: str | None
+    name: str | None
+    scenarios: tuple[str, ...]
+    users: int
+    spawn_rate: float
+    duration_s: int
+    settle: float | None
+    time_scale: float
+    stop_timeout_s: float
+    output: Path
+    expect: tuple[str, ...]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the runs are called: the backends, or the external target's name."""
+        return (self.name or "external",) if self.host else self.backends
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m loadtests",
+        description="Run the same Locust scenarios against every store, check every history, "
+        "and write a report (plots, verdict, gates) into one result folder.",
+    )
+    add = parser.add_argument
+    add("--backends", default=",".join(BACKENDS),
+        help="comma-separated stores to start and load (default: %(default)s)")
+    add("--host", default=None, metavar="URL",
+        help="load this external server instead of starting ours (no server is started)")
+    add("--name", default=None, help="what the report calls the --host target")
+    add("--scenarios", default="",
+        help="comma-separated Locust user classes (default: every scenario in loadtests/)")
+    add("--users", type=int, default=None, help="simulated users per run (default: 24; quick: 12)")
+    add("--spawn-rate", type=float, default=None,
+        help="users started per second (default: 12)")
+    add("--duration", type=int, default=None, metavar="SECONDS",
+        help="wall seconds of load per store (default: 40; quick: 8)")
+    add("--settle", type=float, default=None, metavar="MODEL_SECONDS",
+        help="model seconds between the end of load and the final reads "
+        "(default: the load tests' own, which covers the KV cache TTL)")
+    add("--time-scale", type=float, default=0.1,
+        help="wall seconds per model second, for the KV model and the clients alike "
+        "(default: %(default)s)")
+    add("--stop-timeout", type=float, default=None, metavar="SECONDS",
+        help="wall seconds Locust lets users finish their flow when the load stops "
+        "(default: 5; quick: 3)")
+    add("--output", type=Path, default=None,
+        help="result folder (default: results/<UTC time>)")
+    add("--expect", action="append", default=[], metavar="TARGET=consistent|anomalies",
+        help="gate for the report; default: sqlite=consistent, rmw and kv=anomalies")
+    add("--quick", action="store_true", help="a short run for CI: under a minute")
+    return parser
+
+
+def load_campaign_settings(argv: Sequence[str] | None = None) -> CampaignSettings:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        parser.error(f"--backends: {', '.join(unknown) or 'none'} not among {', '.join(BACKENDS)}")
+    if args.time_scale <= 0:
+        parser.error("--time-scale must be greater than 0")
+    for name, value in (("--users", args.users), ("--spawn-rate", args.spawn_rate),
+                        ("--duration", args.duration)):
+        if value is not None and value <= 0:
+            parser.error(f"{name} must be greater than 0")
+    quick = args.quick
+    expect = tuple(args.expect) or (
+        () if args.host else tuple(f"{b}={DEFAULT_EXPECT[b]}" for b in backends)
+    )
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return CampaignSettings(
+        backends=backends,
+        host=args.host.rstrip("/") if args.host else None,
+        name=args.name,
+        scenarios=tuple(s.strip() for s in args.scenarios.split(",") if s.strip()),
+        users=args.users or (12 if quick else 24),
+        spawn_rate=args.spawn_rate or 12.0,
+        duration_s=args.duration or (8 if quick else 40),
+        settle=args.settle,
+        time_scale=args.time_scale,
+        stop_timeout_s=args.stop_timeout if args.stop_timeout is not None else (3 if quick else 5),
+        output=args.output or Path("results") / stamp,
+        expect=expect,
+    )
