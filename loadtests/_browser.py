@@ -1,0 +1,99 @@
+"""What the rondevu browser client did between API calls: trickle candidates and poll on a timer.
+
+These two habits are what made the races real (``API.md``): every gathered candidate is sent the
+moment it is gathered, without waiting for the previous one, and each peer polls on a fixed
+interval with a timer that does not wait for the previous poll. Every greenlet started here joins
+the caller's ``Group``, so stopping the user stops them (their operations are recorded ``info``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult, Event
+from gevent.pool import Group
+
+from loadtests._peer import Peer
+from loadtests._sdp import IceCredentials, candidate_kind, ice_candidate
+from loadtests._tokens import TokenSource
+
+# Fractions of the gathering window in which each kind of candidate turns up.
+_GATHERING = {"host": (0.0, 0.1), "srflx": (0.1, 0.5), "relay": (0.4, 1.0)}
+
+
+class Trickle:
+    """One side's candidates, each sent at its gathering time, fire-and-forget."""
+
+    def __init__(self, peer: Peer, code: str, side: str, ice: IceCredentials, count: int,
+                 window_s: float, tokens: TokenSource, rng: random.Random, group: Group) -> None:
+        self.acked: list[str] = []
+        self.done = Event()
+        self._pending = count
+        if count == 0:
+            self.done.set()
+        for index in range(count):
+            kind = candidate_kind(index, count)
+            low, high = _GATHERING[kind]
+            token = tokens.next()
+            value = ice_candidate(token, ice, kind, index, rng)
+            delay = rng.uniform(low, high) * window_s
+            group.add(gevent.spawn_later(delay, self._send, peer, code, side, value, token))
+
+    def _send(self, peer: Peer, code: str, side: str, value: str, token: str) -> None:
+        try:
+            if peer.candidate(code, side, value, token).ok:
+                self.acked.append(token)
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self.done.set()
+
+    def all_seen_in(self, candidates: list[Any]) -> bool:
+        """Whether gathering is over and a read shows every candidate the server acknowledged."""
+        return self.done.is_set() and set(self.acked) <= set(candidates)
+
+
+def poll_until(peer: Peer, code: str, side: str, interval_s: float, deadline: float,
+               satisfied: Callable[[Any], bool], group: Group) -> Any | None:
+    """Poll every ``interval_s`` (not waiting for the previous poll) until a read satisfies.
+
+    Returns that read, or None at the ``deadline`` (``time.monotonic()``). Polls still in flight
+    when it is found are waited for, so the peer's last operations complete normally.
+    """
+    found: AsyncResult = AsyncResult()
+    flying: list[gevent.Greenlet] = []
+
+    def one() -> None:
+        result = peer.poll(code, side)
+        if result.ok and not found.ready() and satisfied(result.read):
+            found.set(result.read)
+
+    while not found.ready():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        flying = [g for g in flying if not g.dead]
+        greenlet = gevent.spawn(one)
+        group.add(greenlet)
+        flying.append(greenlet)
+        found.wait(timeout=min(interval_s, left))
+    gevent.joinall(flying)
+    return found.get() if found.ready() else None
+
+
+def discover(peer: Peer, topic: str, code: str, interval_s: float, deadline: float
+             ) -> dict[str, Any] | None:
+    """List ``topic`` every ``interval_s`` until the session ``code`` shows up (or the deadline)."""
+    while True:
+        _, sessions = peer.list(topic)
+        for session in sessions:
+            if session.get("code") == code:
+                return session
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        gevent.sleep(min(interval_s, left))

@@ -1,0 +1,72 @@
+"""The history file: one JSON line per operation, as ``HISTORY.md`` (format 1) defines it.
+
+Fields of every line (``HISTORY.md`` is the contract; this is how we fill it):
+
+``op``       ``create``, ``answer``, ``candidate``, ``poll``, ``list``, ``leave``
+``session``  the code (for ``create``: the code returned; null when none came back)
+``side``     ``offerer``/``answerer`` for ``candidate`` and ``poll``; ``answerer`` for ``answer``
+``client``   ``<hostname>/<pid>/<user>/<role>``; a role's concurrent requests use lanes
+             ``<role>``, ``<role>.2``, ... so that one client's operations never overlap
+``value``    for writes, the token written (offer token for ``create``)
+``t0``/``t1`` ``time.monotonic_ns()`` at invoke and completion (or when the client gave up)
+``host``     ``<hostname>:<boot_id>``
+``status``   the HTTP status, null when no response came
+``type``     ``ok`` (2xx), ``fail`` (400, 404, 409, 413: changed nothing), ``info`` (anything else)
+``read``     for ok polls the tokens seen; for ok lists ``{"sessions": [codes]}``
+``final``    true on the reads after the load stopped and the settle time passed
+``error``    for fail/info: the server's error or the exception, short
+``server_ms`` (extra) the ``Server-Timing: app;dur=`` the server reported
+``scenario`` (extra) the Locust user class that ran the operation
+
+An operation invoked but interrupted before it completed (the load stopped under it) is an
+``info`` whose ``error`` starts with ``interrupted``; Locust never counted it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+FAIL_STATUSES = frozenset({400, 404, 409, 413})
+INTERRUPTED = "interrupted"
+
+
+def outcome_type(status: int | None) -> str:
+    """``ok``, ``fail`` or ``info`` for an HTTP status (None: no response)."""
+    if status is not None and 200 <= status < 300:
+        return "ok"
+    if status in FAIL_STATUSES:
+        return "fail"
+    return "info"
+
+
+class HistoryFile:
+    """Appends history lines to one file; line-buffered, so a crash loses at most a line."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lines = 0
+        self._file: IO[str] | None = path.open("a", encoding="utf-8", buffering=1)
+        log.info("recording history to %s", path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            log.error("history line after close dropped: %s", record)
+            return
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.lines += 1
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            log.info("history %s closed after %d lines", self.path, self.lines)

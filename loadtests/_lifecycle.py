@@ -1,0 +1,150 @@
+"""Wires the recording into Locust's life cycle through its event hooks.
+
+- ``init_command_line_parser``: our options (``_options``).
+- ``test_start``: the master or local runner asks the target for its settings, resolves the run
+  id, settle time and backend name into ``parsed_options`` (which the master then ships to its
+  workers) and writes ``meta.json``; every process that runs users opens its history file.
+- ``test_stop``: processes that ran users start their final reads; the master or local runner
+  rewrites ``meta.json`` with the measured duration.
+- ``quitting``: waits for the final reads and closes the history. If Locust quits before the users
+  stopped (a SIGINT, or a ``--stop-timeout`` longer than the master waits for its workers), the
+  users are stopped here first, so the final reads still follow the load.
+
+Importing this module registers the listeners once per process; every scenario imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests._final_reads import FinalReads
+from loadtests._meta import (
+    backend_name,
+    build_meta,
+    default_run_id,
+    default_settle_model_s,
+    fetch_target_config,
+    utc_now,
+    write_meta,
+)
+from loadtests._options import add_arguments, load_options
+from loadtests._recording import current_recording, history_dir, open_recording
+
+log = logging.getLogger(__name__)
+
+FINAL_READS_GRACE_S = 120.0
+
+
+@dataclass
+class _RunMeta:
+    path: Path
+    config: dict[str, Any] | None
+    started: dt.datetime
+    started_monotonic: float
+
+
+_metas: weakref.WeakKeyDictionary[Any, _RunMeta] = weakref.WeakKeyDictionary()
+
+
+def _runs_users(environment: Any) -> bool:
+    return not isinstance(environment.runner, MasterRunner)
+
+
+def _coordinates(environment: Any) -> bool:
+    return not isinstance(environment.runner, WorkerRunner)
+
+
+def _host(environment: Any) -> str:
+    if environment.host:
+        return environment.host
+    hosts = {getattr(cls, "host", None) for cls in environment.user_classes} - {None}
+    return hosts.pop() if len(hosts) == 1 else ""
+
+
+def _meta_document(environment: Any, run: _RunMeta, stopped: bool) -> dict[str, Any]:
+    parsed = environment.parsed_options
+    runner = environment.runner
+    now = utc_now()
+    return build_meta(
+        options=load_options(parsed),
+        config=run.config,
+        host=_host(environment),
+        scenarios=sorted(cls.__name__ for cls in environment.user_classes),
+        users=getattr(runner, "target_user_count", None) or getattr(parsed, "num_users", None),
+        spawn_rate=getattr(runner, "spawn_rate", None) or getattr(parsed, "spawn_rate", None),
+        duration_s=(round(time.monotonic() - run.started_monotonic, 3) if stopped
+                    else getattr(parsed, "run_time", None)),
+        started=run.started,
+        tags=getattr(parsed, "tags", None),
+        stopped=now if stopped else None,
+    )
+
+
+def _resolve_run(environment: Any) -> None:
+    """Fill in run id and settle time from the target, then write meta.json."""
+    if environment.parsed_options is None:
+        environment.parsed_options = argparse.Namespace()
+    parsed = environment.parsed_options
+    options = load_options(parsed)
+    host = _host(environment)
+    config = fetch_target_config(host) if host else None
+    started = utc_now()
+    if not options.run_id:
+        parsed.run_id = default_run_id(backend_name(options, config, host), started)
+    if options.settle_model_s is None:
+        parsed.settle = default_settle_model_s(config, options.time_scale)
+    run = _RunMeta(history_dir(load_options(parsed)).parent / "meta.json", config, started,
+                   time.monotonic())
+    _metas[environment] = run
+    write_meta(run.path, _meta_document(environment, run, stopped=False))
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_arguments(parser)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_: Any) -> None:
+    if _coordinates(environment):
+        _resolve_run(environment)
+    if _runs_users(environment):
+        open_recording(environment)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    recording = current_recording(environment)
+    if recording is not None and recording.final_reads is None and not recording.history.closed:
+        recording.final_reads = FinalReads(recording, _host(environment))
+    run = _metas.get(environment)
+    if run is not None and _coordinates(environment):
+        write_meta(run.path, _meta_document(environment, run, stopped=True))
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_: Any) -> None:
+    recording = current_recording(environment)
+    if recording is None or recording.history.closed:
+        return
+    if recording.final_reads is None:
+        runner = environment.runner
+        if runner is not None and runner.user_greenlets:
+            log.warning("quitting while %d users still run: stopping them before the final reads",
+                        len(runner.user_greenlets))
+            runner.user_greenlets.kill(block=True)
+        recording.final_reads = FinalReads(recording, _host(environment))
+    grace = recording.options.settle_s + FINAL_READS_GRACE_S
+    if not recording.final_reads.wait(grace):
+        log.error("final reads unfinished after %.0f s; the history lacks some of them", grace)
+    recording.history.close()

@@ -1,0 +1,75 @@
+"""The base of every scenario: a Locust user holding the logical peers of one scenario instance.
+
+A scenario needs several browsers at once (an offerer, one or more answerers), so one Locust user
+plays all of them, each as its own ``Peer`` with its own client names and ``X-Client-Id``. The
+user's HTTP client (``FastHttpUser``) is shared; its pool allows the concurrent requests a
+browser makes while trickling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from gevent.pool import Group
+from locust import FastHttpUser
+
+from loadtests import _lifecycle  # noqa: F401  (registers the options and the event hooks)
+from loadtests._peer import Peer, PeerContext
+from loadtests._recording import recording_for
+from loadtests._transport import Transport
+
+
+class SignalingUser(FastHttpUser):
+    """Shared plumbing; the scenarios subclass it and define one tagged task each."""
+
+    abstract = True
+    concurrency = 64  # connections per user: a trickle burst plus overlapping polls
+
+    def __init__(self, environment: Any) -> None:
+        recording = recording_for(environment)
+        timeout = max(recording.options.connection_timeout_s, 1.0)
+        self.network_timeout = self.connection_timeout = timeout
+        super().__init__(environment)
+        self.recording = recording
+        self.options = recording.options
+        self.tokens = recording.tokens
+        self.number = recording.next_user()
+        self.rng = random.Random()
+        self.peer_context = PeerContext(Transport(self.client, self.options.origin),
+                                   recording.history, recording.sessions, type(self).__name__)
+        self._peers: dict[str, Peer] = {}
+
+    def peer(self, role: str) -> Peer:
+        """The peer playing ``role``; kept for the user's life so retired lanes stay retired."""
+        if role not in self._peers:
+            self._peers[role] = Peer(self.peer_context, self.number, role)
+        return self._peers[role]
+
+    def deadline(self) -> float:
+        """When a peer starting now gives up (the browser's connection timeout)."""
+        return time.monotonic() + self.options.connection_timeout_s
+
+    def name(self, kind: str) -> str:
+        """A name unique in the run (topics, peer ids), from a fresh token."""
+        return f"{kind}-{self.tokens.next()}"
+
+    @contextlib.contextmanager
+    def flight(self) -> Iterator[Group]:
+        """The greenlets of one scenario instance; killed (their requests recorded ``info``)
+        if the instance ends early, e.g. because Locust stops the user."""
+        group = Group()
+        try:
+            yield group
+        finally:
+            group.kill(block=True)
+
+    def report_flow(self, name: str, started: float, error: str | None) -> None:
+        """Put a whole flow's duration in Locust's statistics, as request type ``FLOW``."""
+        self.environment.events.request.fire(
+            request_type="FLOW", name=name, response_time=(time.monotonic() - started) * 1000,
+            response_length=0, exception=Exception(error) if error else None, context={},
+        )

@@ -1,0 +1,23 @@
+"""Ice trickle: the seed's race between an answer and both sides' candidates.
+
+An offerer creates a session; its answerer (a second browser, its own ``X-Client-Id``) reads the
+offer by the code and posts its answer while both sides trickle candidates concurrently, then both
+poll until they see everything the other acknowledged. Select with ``IceTrickle`` or
+``--tags trickle``.
+"""
+
+from __future__ import annotations
+
+from locust import constant, tag, task
+
+from loadtests._pairing import connect_pair
+from loadtests._user import SignalingUser
+
+
+class IceTrickle(SignalingUser):
+    wait_time = constant(0)
+
+    @tag("trickle")
+    @task
+    def trickle(self) -> None:
+        connect_pair(self, self.name("trickle"), discover_by_list=False)
