@@ -1,0 +1,227 @@
+"""The comparison's figures, each a function from data to a matplotlib ``Figure``.
+
+Figures are built with the explicit object API on a bare ``Figure`` (no pyplot, no global
+state, never ``show()``), so they can be made in tests and in parallel and saved by the caller
+wherever it likes. Colours are fixed per store so that ``kv`` is the same colour in every figure
+of a report. Times are wall time as measured; where the comparison ran at a KV ``time_scale``
+other than 1, a second axis gives model time (KV_MODEL.md), and legend entries say whether a
+store's storage latency is modelled (slept) or real.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+
+from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles
+from analysis.timeline import Timeline
+
+STORE_COLOURS = {"sqlite": "#2b8a3e", "rmw": "#e67700", "kv": "#c92a2a"}
+SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
+OP_COLOURS = {"create": "#1971c2", "answer": "#9c36b5", "candidate": "#2f9e44",
+              "poll": "#868e96", "list": "#f08c00", "leave": "#495057"}
+KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency"}
+LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
+TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
+SMALLEST_MS = 1e-3
+
+
+def store_colours(stores: Sequence[str]) -> dict[str, str]:
+    """A colour per store: the fixed one for the harness's own stores, spares for the rest."""
+    spares = iter(SPARE_COLOURS * (1 + len(stores) // len(SPARE_COLOURS)))
+    return {store: STORE_COLOURS.get(store.split(" ")[0]) or next(spares) for store in stores}
+
+
+PLAIN = FuncFormatter(lambda value, _: f"{value:g}")
+#: Minor ticks of a log axis labelled only at 2 and 5 times a power of ten, to stay legible.
+SPARSE = FuncFormatter(lambda value, _: f"{value:g}" if f"{value:e}"[0] in "25" else "")
+
+
+def _plain_log_y(axis) -> None:
+    """Log-scale tick labels as plain numbers (5, 20, 100), not powers of ten."""
+    axis.yaxis.set_major_formatter(PLAIN)
+    axis.yaxis.set_minor_formatter(SPARSE)
+
+
+def _model_axis(ax, time_scale: float, which: str, label: str) -> None:
+    """Add a second axis in model units when wall and model time differ."""
+    if time_scale == 1.0:
+        return
+    functions = (lambda wall: wall / time_scale, lambda model: model * time_scale)
+    if which == "x":
+        ax.secondary_xaxis("top", functions=functions).set_xlabel(label)
+    else:
+        second = ax.secondary_yaxis("right", functions=functions)
+        second.set_ylabel(label)
+        if ax.get_yscale() == "log":
+            _plain_log_y(second)
+
+
+def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
+                   kinds: Mapping[str, str], *, title: str, ylabel: str,
+                   time_scale: float = 1.0) -> Figure:
+    """Percentile curves (p50 to p99.9) per operation type, one panel each, side by side.
+
+    ``samples`` maps store -> operation -> latencies in ms; ``kinds`` maps store ->
+    ``modelled`` or ``real``. The x axis is 1 / (1 - q) on a log scale, so each "nine" of the
+    tail gets as much room as the median; the y axis is logarithmic too.
+    """
+    colours = store_colours(list(samples))
+    ops = list(dict.fromkeys(op for by_op in samples.values() for op, v in by_op.items() if v))
+    fig = Figure(figsize=(max(3.6 * len(ops), 6.0), 4.4), layout="constrained")
+    axes = fig.subplots(1, max(len(ops), 1), sharey=True, squeeze=False)[0]
+    xs = [100.0 / (100.0 - p) for p in CURVE_PERCENTILES]
+    handles = {}
+    for ax, op in zip(axes, ops):
+        for store, by_op in samples.items():
+            values = by_op.get(op) or []
+            if not values:
+                continue
+            ys = [max(y, SMALLEST_MS) for y in percentiles(values, CURVE_PERCENTILES)]
+            label = f"{store}: {KIND_WORDS.get(kinds.get(store, 'real'), 'real')}"
+            (line,) = ax.plot(xs, ys, color=colours[store], label=label, linewidth=2)
+            handles.setdefault(label, line)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _plain_log_y(ax)
+        ax.set_xticks(list(TAIL_TICKS), list(TAIL_TICKS.values()))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_title(op)
+        ax.set_xlabel("percentile")
+        ax.grid(True, which="major", alpha=0.3)
+    if not ops:
+        axes[0].text(0.5, 0.5, "no samples", ha="center", va="center",
+                     transform=axes[0].transAxes)
+    axes[0].set_ylabel(ylabel)
+    _model_axis(axes[-1], time_scale, "y", "model ms")
+    fig.suptitle(title)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=min(len(handles), 3))
+    return fig
+
+
+def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0) -> Figure:
+    """Ok operations and errors (failed or unknown outcome) per wall second, per store."""
+    colours = store_colours(list(series))
+    fig = Figure(figsize=(10.0, 5.6), layout="constrained")
+    ok_ax, err_ax = fig.subplots(2, 1, sharex=True)
+    for store, data in series.items():
+        edges = list(data.start_s) + [data.start_s[-1] + data.bucket_s] if data.start_s else []
+        ok_ax.step(edges, list(data.ok) + data.ok[-1:], where="post", color=colours[store],
+                   label=store, linewidth=2)
+        err_ax.step(edges, list(data.errors) + data.errors[-1:], where="post",
+                    color=colours[store], label=store, linewidth=2)
+    ok_ax.set_ylabel("ok operations / s")
+    err_ax.set_ylabel("errors / s\n(failed or unknown)")
+    err_ax.set_xlabel("wall seconds since the run's first operation")
+    _model_axis(ok_ax, time_scale, "x", "model seconds")
+    for ax in (ok_ax, err_ax):
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    ok_ax.legend(loc="upper right")
+    fig.suptitle("Throughput and errors over time")
+    return fig
+
+
+def _grouped_bars(ax, groups: Sequence[str], values: Mapping[str, Sequence[float]],
+                  colours: Mapping[str, str], fmt: str,
+                  names: Mapping[str, str] | None = None) -> None:
+    """One bar series per store across ``groups``, labelled with their values; ``names`` gives
+    each store's legend entry (default: the store)."""
+    width = 0.8 / max(len(values), 1)
+    for index, (store, heights) in enumerate(values.items()):
+        positions = [g + (index - (len(values) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(positions, heights, width, label=(names or {}).get(store, store),
+                      color=colours[store])
+        labels = [fmt.format(h) if h == h and h else "" for h in heights]
+        ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+    ax.set_xticks(range(len(groups)), groups)
+
+
+def anomalies_figure(counts: Mapping[str, Mapping[str, int]]) -> Figure:
+    """Anomalies found per type (x) and store (one bar series each), zeros included."""
+    colours = store_colours(list(counts))
+    types = list(dict.fromkeys(kind for by_type in counts.values() for kind in by_type))
+    fig = Figure(figsize=(max(1.1 * len(types), 6.0), 4.6), layout="constrained")
+    ax = fig.subplots()
+    _grouped_bars(ax, types, {store: [float(c.get(t, 0)) for t in types]
+                              for store, c in counts.items()}, colours, "{:.0f}",
+                  {store: f"{store}: {sum(c.values())} in all" for store, c in counts.items()})
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("anomalies found")
+    ax.set_xlabel("anomaly type")
+    ax.set_ylim(bottom=0, top=max([1.0, *(max(c.values(), default=0) for c in counts.values())])
+                * 1.15)
+    ax.legend()
+    ax.set_title("Anomalies per store and type")
+    return fig
+
+
+def lag_figure(lags: Mapping[str, Mapping[str, float | None]], time_scale: float = 1.0) -> Figure:
+    """Visibility lag percentiles per store: how long a write took to show on the other side."""
+    colours = store_colours(list(lags))
+    fig = Figure(figsize=(8.0, 4.4), layout="constrained")
+    ax = fig.subplots()
+    heights = {store: [float("nan") if lag.get(p) is None else max(float(lag[p]), SMALLEST_MS)
+                       for p in LAG_POINTS] for store, lag in lags.items()}
+    _grouped_bars(ax, list(LAG_POINTS), heights, colours, "{:.3g}")
+    ax.set_yscale("log")
+    _plain_log_y(ax)
+    ax.set_ylabel("visibility lag, wall ms")
+    ax.set_xlabel("percentile over writes")
+    _model_axis(ax, time_scale, "y", "model ms")
+    ax.legend()
+    ax.set_title("Visibility lag: from a write being known to it showing in the other side's polls")
+    return fig
+
+
+def timeline_figure(timeline: Timeline) -> Figure:
+    """A session's operations per client as bars in time, the proving ones outlined and named.
+
+    Writes and proving operations carry a label (the token written, or what a poll read); the
+    moments proving writes were acknowledged are drawn as dashed lines, so "a read that began
+    after the acknowledgement and did not show it" can be seen rather than taken on trust.
+    """
+    fig = Figure(figsize=(11.0, 1.9 + 0.55 * len(timeline.lanes)), layout="constrained")
+    ax = fig.subplots()
+    rows = {lane: index for index, lane in enumerate(timeline.lanes)}
+    span = max([bar.end_ms for bar in timeline.bars] + [1.0])
+    shortest = span * 0.004
+    for bar in timeline.bars:
+        y = rows[bar.lane]
+        colour = OP_COLOURS.get(bar.op, "#343a40")
+        ax.barh(y, max(bar.end_ms - bar.start_ms, shortest), left=bar.start_ms, height=0.6,
+                color=colour, alpha=1.0 if bar.proving else 0.35,
+                edgecolor="#e03131" if bar.proving else colour,
+                linewidth=2.5 if bar.proving else 0.5,
+                hatch="//" if bar.type != "ok" else None)
+        if bar.proving or bar.op not in ("poll", "list"):
+            ax.annotate(bar.label, (bar.end_ms, y), xytext=(4, 9 if bar.proving else -11),
+                        textcoords="offset points", fontsize=8,
+                        fontweight="bold" if bar.proving else "normal",
+                        color="#c92a2a" if bar.proving else "#343a40")
+        if bar.proving and bar.op not in ("poll", "list") and bar.type == "ok":
+            ax.axvline(bar.end_ms, color="#e03131", linestyle="--", linewidth=1)
+            ax.annotate(f"{bar.label} acknowledged", (bar.end_ms, -0.65), xytext=(3, 0),
+                        textcoords="offset points", fontsize=7, color="#c92a2a", va="center")
+    ax.set_yticks(range(len(timeline.lanes)), timeline.lanes)
+    ax.set_ylim(len(timeline.lanes) - 0.4, -0.8)
+    ax.set_xlim(-span * 0.02, span * 1.18)
+    ax.set_xlabel("wall ms since the session's first operation")
+    _model_axis(ax, timeline.time_scale, "x", "model ms")
+    ax.grid(True, axis="x", alpha=0.3)
+    present = list(dict.fromkeys(bar.op for bar in timeline.bars))
+    legend = [Patch(color=OP_COLOURS.get(op, "#343a40"), alpha=0.6, label=op) for op in present]
+    legend.append(Patch(facecolor="white", edgecolor="#e03131", linewidth=2.5,
+                        label="proves the anomaly"))
+    ax.legend(handles=legend, loc="lower right", fontsize=8, ncols=len(legend))
+    explanation = textwrap.fill(timeline.explanation, 130)
+    ax.set_title(f"{timeline.store}: {timeline.anomaly} in session {timeline.session}\n"
+                 f"{explanation}", loc="left", fontsize=10)
+    return fig

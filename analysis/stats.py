@@ -1,0 +1,158 @@
+"""Latency and throughput figures computed exactly from a run's history records.
+
+Pure computation, no output: the plots and the report both draw on these, so a number in a table
+and the curve beside it can never disagree. Every figure comes from the records' own ``t0``/``t1``
+(``time.monotonic_ns()``), not from Locust's rounded statistics, and percentiles are exact
+(linear interpolation between the two nearest observations, as numpy's default), so p99.9 of a
+small run is an observed value rather than a histogram bucket's edge.
+
+Record fields are those of ``../shared/design/HISTORY.md``; ``server_ms`` (the server's own time
+per request, from its ``Server-Timing`` header) is optional and used only where present.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+#: The percentiles in the report's tables.
+TABLE_PERCENTILES = (50.0, 95.0, 99.0)
+
+#: Points of the latency percentile curves, spaced evenly in "nines" from p50 to p99.9, so that
+#: a log-scaled axis of 1 / (1 - q) shows the tail as clearly as the median.
+CURVE_PERCENTILES: tuple[float, ...] = tuple(
+    100.0 * (1.0 - 10.0 ** -x) for x in np.linspace(math.log10(2.0), 3.0, 41)
+)
+
+ERROR_TYPES = ("fail", "info")
+
+
+def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float | None]:
+    """Exact percentiles of ``values`` at each of ``points`` (0-100); None for no values."""
+    points = list(points)
+    if not values:
+        return [None for _ in points]
+    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), points)]
+
+
+def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The operation types present, in the order HISTORY.md lists them, unknown ones last."""
+    known = ("create", "answer", "candidate", "poll", "list", "leave")
+    present = {str(r.get("op")) for r in records}
+    return [op for op in known if op in present] + sorted(present - set(known))
+
+
+@dataclass
+class OpLatency:
+    """One operation type's samples in one run: client-side times of ok records, server times
+    where the server reported them, and how many records were errors."""
+
+    op: str
+    client_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+
+    @property
+    def operations(self) -> int:
+        return self.ok + self.fail + self.info
+
+
+def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
+    """Latency samples per operation type.
+
+    Only ``ok`` records give a latency: a failure's or a timeout's time measures something else
+    (how fast the server refuses, or the client's timeout), so those are counted as errors.
+    Final reads are taken after the load stopped and are left out, since they do not run under
+    load.
+    """
+    by_op: dict[str, OpLatency] = {}
+    for record in records:
+        if record.get("final"):
+            continue
+        op = str(record.get("op"))
+        entry = by_op.setdefault(op, OpLatency(op))
+        kind = record.get("type")
+        if kind in ERROR_TYPES:
+            setattr(entry, kind, getattr(entry, kind) + 1)
+            continue
+        entry.ok += 1
+        entry.client_ms.append((int(record["t1"]) - int(record["t0"])) / NS_PER_MS)
+        if record.get("server_ms") is not None:
+            entry.server_ms.append(float(record["server_ms"]))
+    order = op_types({"op": op} for op in by_op)
+    return {op: by_op[op] for op in order}
+
+
+@dataclass
+class Throughput:
+    """Operations completed per second in consecutive buckets since the run's first invocation.
+
+    ``start_s`` holds each bucket's start in wall seconds; ``ok`` and ``errors`` are rates
+    (per wall second), so runs with different bucket widths stay comparable.
+    """
+
+    bucket_s: float
+    start_s: list[float]
+    ok: list[float]
+    errors: list[float]
+
+
+def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> Throughput:
+    """Completions per bucket of ``bucket_s`` wall seconds, by ``t1`` since the first ``t0``.
+
+    Monotonic clocks are comparable only within one host, so each host's records are placed
+    relative to that host's own first invocation and the buckets are then summed: for several
+    load-generating machines started together this is the combined rate.
+    """
+    if bucket_s <= 0:
+        raise ValueError("bucket_s must be greater than 0")
+    live = [r for r in records if not r.get("final")]
+    first: dict[Any, int] = {}
+    for record in live:
+        host = record.get("host")
+        first[host] = min(first.get(host, int(record["t0"])), int(record["t0"]))
+    ok: dict[int, int] = defaultdict(int)
+    errors: dict[int, int] = defaultdict(int)
+    for record in live:
+        index = int((int(record["t1"]) - first[record.get("host")]) / NS_PER_S // bucket_s)
+        target = errors if record.get("type") in ERROR_TYPES else ok
+        target[index] += 1
+    count = max([*ok, *errors], default=-1) + 1
+    return Throughput(
+        bucket_s=bucket_s,
+        start_s=[i * bucket_s for i in range(count)],
+        ok=[ok[i] / bucket_s for i in range(count)],
+        errors=[errors[i] / bucket_s for i in range(count)],
+    )
+
+
+def span_s(records: Sequence[Mapping[str, Any]]) -> float:
+    """Wall seconds from the first invocation to the last completion under load (per host, the
+    longest), the denominator of a run's mean throughput."""
+    bounds: dict[Any, list[int]] = {}
+    for record in records:
+        if record.get("final"):
+            continue
+        low_high = bounds.setdefault(record.get("host"), [int(record["t0"]), int(record["t1"])])
+        low_high[0] = min(low_high[0], int(record["t0"]))
+        low_high[1] = max(low_high[1], int(record["t1"]))
+    return max(((high - low) / NS_PER_S for low, high in bounds.values()), default=0.0)
+
+
+def time_scale(meta: Mapping[str, Any]) -> float:
+    """Wall seconds per model second for this run (KV_MODEL.md); 1.0 when none was recorded."""
+    for source in (meta, meta.get("server") or {}):
+        value = source.get("time_scale")
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return 1.0

@@ -1,0 +1,105 @@
+"""One session laid out for a person: every client's operations as intervals on a time axis.
+
+A lost write is a claim about real time ("this poll began after that write was acknowledged and
+still did not show it"); a checker's sentence states it, a picture of the session proves it at a
+glance. This module turns the session's history records and the checker's proving operations
+into lanes of bars; ``analysis.plots.timeline_figure`` draws them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analysis.stats import NS_PER_MS
+
+WRITES = frozenset({"create", "answer", "candidate", "leave"})
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One operation: its lane (client), interval in wall ms since the session began, outcome."""
+
+    lane: str
+    op: str
+    start_ms: float
+    end_ms: float
+    type: str
+    label: str
+    proving: bool
+
+
+@dataclass
+class Timeline:
+    store: str
+    anomaly: str
+    session: str
+    explanation: str
+    lanes: list[str]
+    bars: list[Bar]
+    time_scale: float
+
+
+def _key(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (record.get("client"), record.get("op"), record.get("side"),
+            int(record.get("t0", 0)), int(record.get("t1", 0)))
+
+
+def describe_op(record: Mapping[str, Any]) -> str:
+    """A few words for a bar: what was written, or what a poll read (tokens as recorded)."""
+    op, kind = str(record.get("op")), record.get("type")
+    outcome = "" if kind == "ok" else f" ({kind} {record.get('status') or ''})".replace(" )", ")")
+    if op in WRITES:
+        return f"{op} {record.get('value') or ''}".strip() + outcome
+    read = record.get("read")
+    if not isinstance(read, Mapping):
+        return op + outcome
+    parts = []
+    for name in ("answer", "offer"):
+        if name in read:
+            parts.append(f"{name}={read[name] if read[name] is not None else 'null'}")
+    if "candidates" in read:
+        parts.append("[" + ",".join(map(str, read.get("candidates") or [])) + "]")
+    final = " final" if record.get("final") else ""
+    return f"{op}{final} " + " ".join(parts) + outcome
+
+
+def lane_names(clients: Iterable[str]) -> dict[str, str]:
+    """Short lane names: ``user/role`` from ``host/pid/user/role``, whole ids where that clashes."""
+    clients = list(dict.fromkeys(clients))
+    short = {client: "/".join(str(client).split("/")[-2:]) for client in clients}
+    if len(set(short.values())) < len(short):
+        return {client: str(client) for client in clients}
+    return short
+
+
+def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str, Any],
+                     store: str, time_scale: float = 1.0) -> Timeline:
+    """The timeline of ``example``'s session, its proving operations marked.
+
+    Proving operations are matched to history records by client, operation, side and times;
+    one that is not among the records (another session's write, say) is drawn from the
+    example itself, so nothing the checker cites goes missing from the picture.
+    """
+    session = example.get("session")
+    proving = {_key(op): op for op in example.get("ops", [])}
+    chosen = [r for r in records if r.get("session") == session]
+    seen = {_key(r) for r in chosen}
+    chosen += [op for key, op in proving.items() if key not in seen]
+    chosen.sort(key=lambda r: (int(r["t0"]), int(r["t1"])))
+    origin: dict[Any, int] = {}
+    for record in chosen:
+        origin.setdefault(record.get("host"), int(record["t0"]))
+    lanes = lane_names(str(r.get("client")) for r in chosen)
+    bars = [
+        Bar(lane=lanes[str(r.get("client"))], op=str(r.get("op")),
+            start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
+            end_ms=(int(r["t1"]) - origin[r.get("host")]) / NS_PER_MS,
+            type=str(r.get("type")), label=describe_op(r), proving=_key(r) in proving)
+        for r in chosen
+    ]
+    return Timeline(store=store, anomaly=str(example.get("type")), session=str(session),
+                    explanation=str(example.get("explanation", "")),
+                    lanes=list(dict.fromkeys(lanes.values())), bars=bars,
+                    time_scale=time_scale)
