@@ -11,7 +11,7 @@ What rondevu's ``KVStorage`` did before it moved to D1, and nothing cleverer:
 
 Every read may come from a stale edge copy, so an update can put back a session that lacks an
 answer or candidates the central store already holds: that is the lost write the harness must
-show. A write refused by KV's per-key limit surfaces as :class:`~.kv_model.TooManyWrites` (500).
+show. A write refused by KV's per-key limit raises :class:`~.base.StoreUnavailable` (500).
 All KV calls of one request go through the edge that request was routed to.
 """
 

@@ -31,11 +31,10 @@ MIN_EXPIRATION_TTL = 60.0
 """KV refuses an ``expirationTtl`` under 60 seconds (KV docs, write key-value pairs)."""
 
 
-class TooManyWrites(StoreUnavailable):
-    """KV's per-key write limit refused a write; rondevu did not catch it, so clients saw a 500."""
-
-    def __init__(self) -> None:
-        super().__init__("KV PUT failed: 429 Too Many Requests")
+TOO_MANY_WRITES = "KV PUT failed: 429 Too Many Requests"
+"""KV's error when the per-key write limit refuses a put. rondevu did not catch it, so its
+clients saw a 500: the model raises it as :class:`StoreUnavailable` (itself, not a subclass,
+as the error middleware maps exact types)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +119,7 @@ class KvModel:
             and last is not None
             and now - last < self.wall(self.settings.write_interval)
         ):
-            raise TooManyWrites()
+            raise StoreUnavailable(TOO_MANY_WRITES)
         self._last_write[key] = now
         if stored is None:
             self._central.pop(key, None)
@@ -166,7 +165,7 @@ class Edge:
     async def put(self, key: str, value: str, *, expiration_ttl: float | None = None) -> None:
         """Write the whole value; ``expiration_ttl`` in model seconds, at least 60 as in KV.
 
-        Raises :class:`TooManyWrites` when the key was written less than ``write_interval`` ago.
+        Raises :class:`StoreUnavailable` (:data:`TOO_MANY_WRITES`) when the key was written less than ``write_interval`` ago.
         """
         model = self.model
         if expiration_ttl is not None and expiration_ttl < MIN_EXPIRATION_TTL:

@@ -1,0 +1,40 @@
+"""What a client of the baselines sees over HTTP that the shared API suite does not cover."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from test_api import HEADERS, call, candidate, create, make_settings, poll
+
+from server.app import create_app
+
+
+async def test_kv_write_limit_is_a_500_with_kvs_error(aiohttp_client: Any, tmp_path: Path
+                                                       ) -> None:
+    """rondevu's client posted its first ICE candidate right after the offer: KV refused the
+    second write to the session's key within a second, and the uncaught error became a 500."""
+    settings = make_settings(tmp_path, "kv")
+    # The documented interval; time scale 10 makes it 10 wall seconds, so the test cannot be
+    # slow enough to miss it.
+    settings = dataclasses.replace(
+        settings, time_scale=10.0, kv=dataclasses.replace(settings.kv, write_interval=1.0)
+    )
+    client = await aiohttp_client(create_app(settings))
+    code = await create(client)
+    status, body = await call(client, "POST", "/answer",
+                              {"code": code, "side": "offerer", "candidate": candidate("c1")})
+    assert (status, body) == (500, {"error": "KV PUT failed: 429 Too Many Requests"})
+    assert (await poll(client, code, "answerer"))["offerCandidates"] == []  # nothing written
+
+
+async def test_harness_config_reports_the_kv_model(aiohttp_client: Any, tmp_path: Path) -> None:
+    client = await aiohttp_client(create_app(make_settings(tmp_path, "kv")))
+    status, body = await call(client, "GET", "/_harness/config", headers=HEADERS)
+    assert status == 200 and body["backend"] == "kv"
+    assert set(body["settings"]["kv"]) >= {
+        "edges", "cache_ttl", "write_interval", "write_limit", "reroute",
+        "hot_read_ms", "cold_read_ms", "write_ms", "jitter", "seed",
+    }
+    assert body["settings"]["time_scale"] == 1.0
