@@ -1,0 +1,51 @@
+"""The checker's terminal summary: a few lines per run a person reads before the JSON."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from analysis.checker.result import RunResult
+
+
+def format_run(result: RunResult, examples: int = 3) -> str:
+    """Counts, lag percentiles, verdict and the first ``examples`` explanations per anomaly."""
+    lines = [
+        f"run {result.name} (backend {result.backend}): {result.path}",
+        f"  checked {result.operations} operations in {result.sessions} sessions "
+        f"({result.unverifiable} unverifiable: left or not read after settling)",
+    ]
+    width = max(len(kind) for kind in result.tallies)
+    lines.append(f"  {'anomaly'.ljust(width)}  {'count':>7}  {'sessions':>8}")
+    for kind, tally in result.tallies.items():
+        lines.append(f"  {kind.ljust(width)}  {tally.count:>7}  {len(tally.sessions):>8}")
+    lines.append("  visibility lag (ms): " + format_lag(result.lag_ms))
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    lines.append(f"  verdict: {result.verdict}")
+    for kind, tally in result.tallies.items():
+        if not tally.count:
+            continue
+        lines.append(f"  {kind} (first {min(examples, len(tally.examples))} of {tally.count}):")
+        for example in tally.examples[:examples]:
+            text = f"session {example['session']}: {example['explanation']}"
+            lines.append(textwrap.fill(text, width=100, initial_indent="    - ",
+                                       subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+def format_lag(lag: dict[str, Any]) -> str:
+    if not lag.get("count"):
+        return "no write became visible"
+    parts = [f"{key} {lag[key]:.1f}" for key in ("p50", "p90", "p95", "p99", "max")]
+    return f"{lag['count']} writes, " + ", ".join(parts)
+
+
+def format_gates(gates: Sequence[dict[str, Any]]) -> str:
+    lines = ["gates:"]
+    for gate in gates:
+        outcome = "passed" if gate["passed"] else "FAILED"
+        lines.append(f"  {gate['run']} (backend {gate['backend']}) expected "
+                     f"{gate['expect']}: {outcome}")
+    return "\n".join(lines)

@@ -1,0 +1,18 @@
+"""The consistency checker: finds every anomaly of ANOMALIES.md in a run and proves each one.
+
+Where each rule lives (one place per anomaly type):
+
+- ``visibility``: lost-candidate, lost-answer, stale-read, non-monotonic-read, visibility lag
+- ``order``: incompatible-order
+- ``values``: duplicate, phantom
+- ``sessions``: conflicting-answers, lost-session, which sessions are unverifiable
+- ``clients``: monotonic-writes, cross-object-read (the per-client guarantees a poll can show)
+
+``model`` decides which poll reads which object; ``run.check_run`` ties it together and
+``result`` holds the counts and the JSON shape (``docs/checker.md``).
+"""
+
+from analysis.checker.result import ANOMALY_TYPES, RunResult, to_json
+from analysis.checker.run import check_run
+
+__all__ = ["ANOMALY_TYPES", "RunResult", "check_run", "to_json"]

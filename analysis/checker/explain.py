@@ -1,0 +1,74 @@
+"""Operations in words, for explanations a person can check against the history by hand.
+
+Times are seconds since the first operation recorded on the same host: ``t0``/``t1`` are
+``time.monotonic_ns()`` values, meaningful only relative to others of that host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Clock:
+    """Turns a record's monotonic nanoseconds into seconds since its host's first operation."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self._records = records
+        self._origins: dict[str, int] | None = None
+
+    def _origin(self, host: str) -> int:
+        if self._origins is None:
+            origins: dict[str, int] = {}
+            for record in self._records:
+                known = origins.get(record["host"])
+                if known is None or record["t0"] < known:
+                    origins[record["host"]] = record["t0"]
+            self._origins = origins
+        return self._origins[host]
+
+    def at(self, record: dict[str, Any], key: str = "t0") -> str:
+        """``"1.207 s"``: the record's ``t0`` (or ``t1``) on its host's scale."""
+        return f"{(record[key] - self._origin(record['host'])) / 1e9:.3f} s"
+
+    def span(self, record: dict[str, Any]) -> str:
+        """``"1.200-1.207 s"``: from invocation to completion."""
+        origin = self._origin(record["host"])
+        return f"{(record['t0'] - origin) / 1e9:.3f}-{(record['t1'] - origin) / 1e9:.3f} s"
+
+
+def who(record: dict[str, Any]) -> str:
+    """``"answerer client h/12/u3/answerer"``."""
+    client = str(record.get("client", "?"))
+    side = record.get("side") or ("offerer" if record["op"] == "create" else client.split("/")[-1])
+    return f"{side} client {client}"
+
+
+def outcome(record: dict[str, Any], clock: Clock) -> str:
+    """How a write ended: acknowledged when, indeterminate, or failed with its status."""
+    if record["type"] == "ok":
+        return f"acknowledged at {clock.at(record, 't1')}"
+    if record["type"] == "info":
+        return f"indeterminate (invoked at {clock.at(record)}, no certain outcome)"
+    return f"failed with status {record.get('status')} at {clock.at(record, 't1')}"
+
+
+def poll(record: dict[str, Any], clock: Clock) -> str:
+    """``"the poll by offerer client … at 2.000-2.010 s"`` (final reads say so)."""
+    final = "final " if record.get("final") else ""
+    return f"the {final}poll by {who(record)} at {clock.span(record)}"
+
+
+def shown(tokens: tuple[Any, ...], limit: int = 8) -> str:
+    """A read's tokens, shortened: ``[a, b, c, … (12 in all)]``."""
+    texts = [_short(token) for token in tokens[:limit]]
+    more = f", … ({len(tokens)} in all)" if len(tokens) > limit else ""
+    return "[" + ", ".join(texts) + more + "]"
+
+
+def _short(token: Any, limit: int = 40) -> str:
+    text = str(token)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def token(value: Any) -> str:
+    return _short(value)

@@ -1,0 +1,132 @@
+"""What a check finds: per anomaly type a count, the sessions affected and the first proofs.
+
+Kept apart from the rules so that the rules only say *what* they found; counting, keeping the
+first few examples (with the records that prove them, each with its file and line) and the JSON
+shape that the report generator reads live here, in one place (``docs/checker.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_FORMAT = 1
+EXAMPLES_KEPT = 5
+CONSISTENT = "consistent"
+ANOMALIES_FOUND = "anomalies found"
+
+# Every type the checker reports, in the order the summary prints them. The first nine are
+# ANOMALIES.md's table; the last two are the per-client guarantees reported on their own.
+ANOMALY_TYPES = (
+    "lost-candidate",
+    "lost-answer",
+    "conflicting-answers",
+    "stale-read",
+    "non-monotonic-read",
+    "incompatible-order",
+    "duplicate",
+    "phantom",
+    "lost-session",
+    "monotonic-writes",
+    "cross-object-read",
+)
+
+
+@dataclass
+class Tally:
+    """One anomaly type's findings in one run."""
+
+    count: int = 0
+    sessions: set[str] = field(default_factory=set)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """The outcome of checking one run; ``to_json`` turns it into the documented shape."""
+
+    name: str
+    path: str
+    backend: str
+    meta: dict[str, Any]
+    operations: int = 0
+    sessions: int = 0
+    unverifiable: int = 0
+    tallies: dict[str, Tally] = field(
+        default_factory=lambda: {kind: Tally() for kind in ANOMALY_TYPES}
+    )
+    lag_ms: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def anomaly_count(self) -> int:
+        return sum(tally.count for tally in self.tallies.values())
+
+    @property
+    def verdict(self) -> str:
+        return ANOMALIES_FOUND if self.anomaly_count else CONSISTENT
+
+
+class Findings:
+    """Collects anomalies while a run is checked; builds explanations only for kept examples."""
+
+    def __init__(self, result: RunResult, record_json: Callable[[int], dict[str, Any]]) -> None:
+        self.result = result
+        self._record_json = record_json
+
+    def add(
+        self,
+        kind: str,
+        session: str,
+        ops: Sequence[int],
+        explain: Callable[[], str],
+        times: int = 1,
+    ) -> None:
+        """Count ``times`` anomalies of ``kind`` in ``session``, proven by record indices ``ops``."""
+        tally = self.result.tallies[kind]
+        tally.count += times
+        tally.sessions.add(session)
+        if len(tally.examples) < EXAMPLES_KEPT:
+            unique_ops = list(dict.fromkeys(ops))
+            tally.examples.append({
+                "type": kind,
+                "session": session,
+                "explanation": explain(),
+                "ops": [self._record_json(index) for index in unique_ops],
+            })
+
+
+def run_to_json(result: RunResult) -> dict[str, Any]:
+    """One run in the ``--json`` shape (``docs/checker.md``)."""
+    return {
+        "run": result.name,
+        "path": result.path,
+        "backend": result.backend,
+        "meta": result.meta,
+        "operations": result.operations,
+        "sessions": result.sessions,
+        "unverifiable": result.unverifiable,
+        "verdict": result.verdict,
+        "anomalies": {
+            kind: {
+                "count": tally.count,
+                "sessions": len(tally.sessions),
+                "examples": tally.examples,
+            }
+            for kind, tally in result.tallies.items()
+        },
+        "lag_ms": result.lag_ms,
+        "notes": result.notes,
+    }
+
+
+def to_json(results: Sequence[RunResult], gates: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The whole ``--json`` document for several runs and the gates evaluated on them."""
+    anomalous = any(result.verdict == ANOMALIES_FOUND for result in results)
+    return {
+        "format": JSON_FORMAT,
+        "verdict": ANOMALIES_FOUND if anomalous else CONSISTENT,
+        "gates": list(gates),
+        "runs": [run_to_json(result) for result in results],
+    }
