@@ -53,6 +53,15 @@ async def create(store: object, clock: FakeClock, caller: Caller) -> None:
 # --- kv ------------------------------------------------------------------------------------
 
 
+async def race_two_appends(store: KvStore, clock: FakeClock, caller: Caller) -> list[object]:
+    """Two appends of one side started together; each result is None or the error raised."""
+    return await clock.run(asyncio.gather(
+        store.append_candidate(caller, CODE, Side.OFFERER, "cand-1"),
+        store.append_candidate(caller, CODE, Side.OFFERER, "cand-2"),
+        return_exceptions=True,
+    ))
+
+
 async def test_kv_offerer_append_from_a_stale_edge_erases_an_acknowledged_answer(
     clock: FakeClock,
 ) -> None:
@@ -80,11 +89,7 @@ async def test_kv_two_racing_appends_on_one_side_lose_one(clock: FakeClock) -> N
     offerer = caller_at(store, 0, "offerer")
     await create(store, clock, offerer)
     await clock.advance(2.0)
-    results = await clock.run(asyncio.gather(
-        store.append_candidate(offerer, CODE, Side.OFFERER, "cand-1"),
-        store.append_candidate(offerer, CODE, Side.OFFERER, "cand-2"),
-        return_exceptions=True,
-    ))
+    results = await race_two_appends(store, clock, offerer)
     assert results == [None, None]  # both acknowledged
     await clock.advance(61.0)
     assert (await clock.run(store.get(offerer, CODE))).offer_candidates in (("cand-1",), ("cand-2",))
@@ -95,11 +100,7 @@ async def test_kv_a_second_write_to_a_key_inside_the_interval_is_refused(clock: 
     offerer = caller_at(store, 0, "offerer")
     await create(store, clock, offerer)
     await clock.advance(2.0)
-    results = await clock.run(asyncio.gather(
-        store.append_candidate(offerer, CODE, Side.OFFERER, "cand-1"),
-        store.append_candidate(offerer, CODE, Side.OFFERER, "cand-2"),
-        return_exceptions=True,
-    ))
+    results = await race_two_appends(store, clock, offerer)
     assert results[0] is None
     assert isinstance(results[1], StoreUnavailable)
     assert str(results[1]) == "KV PUT failed: 429 Too Many Requests"

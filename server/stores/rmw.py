@@ -51,19 +51,12 @@ SELECT :code, :side, :seq, :candidate WHERE EXISTS (SELECT 1 FROM sessions WHERE
 class RmwStore(SqliteStore):
     """:class:`.sqlite.SqliteStore` with rondevu's read-then-write updates."""
 
-    def __init__(
-        self,
-        writer: aiosqlite.Connection,
-        readers: list[aiosqlite.Connection],
-        limits: StoreLimits,
-        clock: Clock,
-    ) -> None:
-        super().__init__(writer, readers, limits, clock)
-        self._list_writer: aiosqlite.Connection | None = None
-        self._list_lock = asyncio.Lock()
-        self.gap = 0.0
-        """Clock seconds between the read and the write; 0 still yields to the event loop.
-        Tests widen it on a fake clock to hold both racers between their read and write."""
+    gap: float = 0.0
+    """Clock seconds between the read and the write; 0 still yields to the event loop.
+    Tests widen it on a fake clock to hold both racers between their read and write."""
+
+    _list_writer: aiosqlite.Connection
+    _list_lock: asyncio.Lock
 
     @classmethod
     async def open(
@@ -71,7 +64,12 @@ class RmwStore(SqliteStore):
     ) -> RmwStore:
         store = await super().open(path, limits, clock, synchronous=synchronous)
         assert isinstance(store, RmwStore)
-        store._list_writer = await _connect(path, query_only=False)
+        try:
+            store._list_writer = await _connect(path, query_only=False)
+        except BaseException:
+            await super(RmwStore, store).close()
+            raise
+        store._list_lock = asyncio.Lock()
         return store
 
     async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
@@ -97,7 +95,6 @@ class RmwStore(SqliteStore):
     async def _write_list(self, code: str, side: Side, candidates: list[str]) -> None:
         """Replace the side's list with ``candidates``, as rondevu's column UPDATE did."""
         conn = self._list_writer
-        assert conn is not None
         rows = [{"code": code, "side": str(side), "seq": seq, "candidate": candidate}
                 for seq, candidate in enumerate(candidates, start=1)]
         async with self._list_lock:
@@ -111,8 +108,7 @@ class RmwStore(SqliteStore):
             await conn.execute("COMMIT")
 
     async def close(self) -> None:
-        if self._list_writer is not None:
-            await self._list_writer.close()
+        await self._list_writer.close()
         await super().close()
 
 
