@@ -159,7 +159,8 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
 
 
 def build_summary(campaign: Campaign, expectations: Mapping[str, str],
-                  plots: Sequence[Mapping[str, str]] = (), time_scale: float = 1.0) -> dict[str, Any]:
+                  plots: Sequence[Mapping[str, str]] = (),
+                  time_scale: float = 1.0) -> dict[str, Any]:
     """The whole report as data (``summary.json``); ``plots`` lists the figures' files."""
     stores = [store_summary(run, expectations) for run in campaign.runs]
     gated = [s["gate"]["passed"] for s in stores if s["gate"]["passed"] is not None]

@@ -240,8 +240,9 @@ window.addEventListener("load", function () {
   if (images.length !== EXPECTED_IMAGES) problems.push(images.length + " images");
   for (var i = 0; i < images.length; i++) {
     var box = images[i].getBoundingClientRect();
-    if (!images[i].complete || images[i].naturalWidth === 0) problems.push("broken " + images[i].alt);
-    else if (box.width < 100 || box.height < 50) problems.push("hidden " + images[i].alt);
+    if (!images[i].complete || images[i].naturalWidth === 0) {
+      problems.push("broken " + images[i].alt);
+    } else if (box.width < 100 || box.height < 50) problems.push("hidden " + images[i].alt);
   }
   document.documentElement.setAttribute("data-report-check",
     problems.length ? "broken: " + problems.join("; ") : "ok");

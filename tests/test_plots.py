@@ -1,0 +1,204 @@
+"""The figures, drawn from the tiny comparison in tests/data/plots (see its generate.py).
+
+Assertions are on the returned matplotlib Figures (axes, labels, lines, bars), checked against
+what the histories and check.json hold, and on the files the plot command writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis import plots, stats
+from analysis.__main__ import main
+from analysis.campaign import Campaign, load_campaign
+from analysis.plot_cli import figures, nice_bucket
+from analysis.timeline import session_timeline
+
+DATA = Path(__file__).parent / "data" / "plots"
+CHECK = json.loads((DATA / "check.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def campaign() -> Campaign:
+    return load_campaign(DATA)
+
+
+def test_campaign_pairs_every_run_with_its_checker_entry(campaign: Campaign) -> None:
+    assert [run.label for run in campaign.runs] == ["kv", "rmw", "sqlite"]
+    for run in campaign.runs:
+        assert run.check["backend"] == run.backend
+        assert run.check["meta"]["run"] == run.meta["run"]
+
+
+def test_percentiles_are_exact_not_bucketed() -> None:
+    values = [float(v) for v in range(1, 1001)]
+    p50, p99, p999 = stats.percentiles(values, [50, 99, 99.9])
+    assert p50 == pytest.approx(500.5)
+    assert p99 == pytest.approx(990.01)
+    assert p999 == pytest.approx(999.001)
+    assert stats.percentiles([], [50]) == [None]
+
+
+def test_latencies_take_ok_operations_under_load_and_count_errors() -> None:
+    records = [
+        {"op": "poll", "type": "ok", "t0": 0, "t1": 2_000_000, "server_ms": 0.5},
+        {"op": "poll", "type": "ok", "t0": 0, "t1": 4_000_000},
+        {"op": "poll", "type": "ok", "t0": 0, "t1": 9_000_000_000, "final": True},
+        {"op": "answer", "type": "fail", "t0": 0, "t1": 1_000_000},
+        {"op": "answer", "type": "info", "t0": 0, "t1": 30_000_000_000},
+    ]
+    lat = stats.latencies(records)
+    assert list(lat) == ["answer", "poll"]
+    assert lat["poll"].client_ms == [2.0, 4.0]
+    assert lat["poll"].server_ms == [0.5]
+    assert (lat["answer"].ok, lat["answer"].fail, lat["answer"].info) == (0, 1, 1)
+    assert lat["answer"].client_ms == []
+
+
+def test_throughput_places_each_host_on_its_own_clock() -> None:
+    second = stats.NS_PER_S
+    records = [
+        {"host": "a", "type": "ok", "t0": 100 * second, "t1": 100 * second + 10},
+        {"host": "a", "type": "info", "t0": 101 * second, "t1": 101 * second + 10},
+        {"host": "b", "type": "ok", "t0": 7 * second, "t1": 7 * second + 10},
+        {"host": "b", "type": "ok", "t0": 8 * second, "t1": 8 * second + 10},
+    ]
+    series = stats.throughput(records, bucket_s=1.0)
+    assert series.start_s == [0.0, 1.0]
+    assert series.ok == [2.0, 1.0]
+    assert series.errors == [0.0, 1.0]
+    assert stats.span_s(records) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_nice_bucket_is_round_and_gives_about_fifty_buckets() -> None:
+    assert nice_bucket(60.0) == 2.0
+    assert nice_bucket(1.65) == 0.05
+    assert nice_bucket(0.0) == 1.0
+
+
+def test_latency_figure_has_a_panel_per_operation_and_a_curve_per_store(
+        campaign: Campaign) -> None:
+    samples = {run.label: {op: v.client_ms for op, v in stats.latencies(run.records).items()}
+               for run in campaign.runs}
+    kinds = {"kv": "modelled", "rmw": "real", "sqlite": "real"}
+    fig = plots.latency_figure(samples, kinds, title="t", ylabel="wall ms", time_scale=0.1)
+    assert [ax.get_title() for ax in fig.axes] == ["create", "answer", "candidate", "poll"]
+    assert fig.axes[0].get_ylabel() == "wall ms"
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "percentile"
+        assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+        assert len(ax.get_lines()) == 3
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["p50", "p90", "p99", "p99.9"]
+        assert len(ax.get_lines()[0].get_xdata()) == len(stats.CURVE_PERCENTILES)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "kv: modelled storage latency (slept)" in legend
+    assert "sqlite: real storage latency" in legend
+    model_axis = fig.axes[-1].child_axes[0]
+    assert model_axis.get_ylabel() == "model ms"
+
+
+def test_latency_curve_reaches_the_slowest_sample() -> None:
+    samples = {"sqlite": {"poll": [1.0] * 999 + [50.0]}}
+    fig = plots.latency_figure(samples, {"sqlite": "real"}, title="t", ylabel="wall ms")
+    ys = fig.axes[0].get_lines()[0].get_ydata()
+    assert ys[0] == pytest.approx(1.0)
+    assert ys[-1] == pytest.approx(stats.percentiles(samples["sqlite"]["poll"], [99.9])[0])
+    assert ys[-1] > 1.0
+    assert not fig.axes[0].child_axes, "no model axis at time scale 1"
+
+
+def test_throughput_figure_plots_ok_and_errors_per_store(campaign: Campaign) -> None:
+    series = {run.label: stats.throughput(run.records, 0.1) for run in campaign.runs}
+    fig = plots.throughput_figure(series, time_scale=0.1)
+    ok_ax, err_ax = fig.axes
+    assert ok_ax.get_ylabel() == "ok operations / s"
+    assert err_ax.get_xlabel() == "wall seconds since the run's first operation"
+    assert [line.get_label() for line in ok_ax.get_lines()] == ["kv", "rmw", "sqlite"]
+    assert len(err_ax.get_lines()) == 3
+    kv_errors = err_ax.get_lines()[0].get_ydata()
+    assert sum(kv_errors[:-1]) * 0.1 == pytest.approx(1.0), "kv's one unknown-outcome write"
+    live_ok = sum(1 for r in campaign.runs[2].records if r["type"] == "ok" and not r["final"])
+    assert sum(ok_ax.get_lines()[2].get_ydata()[:-1]) * 0.1 == pytest.approx(live_ok)
+
+
+def test_anomalies_figure_has_a_bar_per_store_and_type() -> None:
+    counts = {run["backend"]: {k: a["count"] for k, a in run["anomalies"].items()}
+              for run in CHECK["runs"]}
+    fig = plots.anomalies_figure(counts)
+    (ax,) = fig.axes
+    types = list(CHECK["runs"][0]["anomalies"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == types
+    assert len(ax.containers) == 3
+    assert all(len(container) == len(types) for container in ax.containers)
+    heights = {c.get_label(): [bar.get_height() for bar in c] for c in ax.containers}
+    assert heights["rmw: 1 in all"][types.index("lost-candidate")] == 1
+    assert sum(heights["sqlite: 0 in all"]) == 0
+    assert sum(heights["kv: 2 in all"]) == 2
+    assert ax.get_ylabel() == "anomalies found"
+
+
+def test_lag_figure_has_a_bar_per_store_and_percentile() -> None:
+    fig = plots.lag_figure({run["backend"]: run["lag_ms"] for run in CHECK["runs"]}, 0.1)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(plots.LAG_POINTS)
+    assert len(ax.containers) == 3 and all(len(c) == 5 for c in ax.containers)
+    assert ax.get_yscale() == "log"
+    kv = next(c for c in ax.containers if c.get_label() == "kv")
+    assert [bar.get_height() for bar in kv] == [30.0, 240.0, 280.0, 300.0, 300.0]
+
+
+def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) -> None:
+    rmw = campaign.runs[1]
+    example = rmw.check["anomalies"]["lost-candidate"]["examples"][0]
+    timeline = session_timeline(rmw.records, example, "rmw", 0.1)
+    in_session = [r for r in rmw.records if r["session"] == example["session"]]
+    assert len(timeline.bars) == len(in_session)
+    assert sum(bar.proving for bar in timeline.bars) == len(example["ops"]) == 3
+    assert timeline.lanes == ["u1/offerer", "u2/answerer", "u1/ice0", "u1/ice1"]
+    fig = plots.timeline_figure(timeline)
+    (ax,) = fig.axes
+    assert len(ax.patches) == len(in_session)
+    outlined = [p for p in ax.patches if p.get_linewidth() == 2.5]
+    assert len(outlined) == 3
+    assert [t.get_text() for t in ax.get_yticklabels()] == timeline.lanes
+    assert "lost-candidate in session r1" in ax.get_title(loc="left")
+    labels = [t.get_text() for t in ax.texts]
+    assert "candidate cr1a" in labels and "poll final offer=or1 [cr1b]" in labels
+    assert ax.get_xlabel() == "wall ms since the session's first operation"
+
+
+def test_timeline_draws_a_proving_operation_from_outside_the_session() -> None:
+    record = {"op": "candidate", "session": "s", "client": "h/1/u/offerer", "side": "offerer",
+              "t0": 10, "t1": 20, "host": "h", "type": "ok", "value": "c1"}
+    elsewhere = {**record, "session": "other", "t0": 30, "t1": 40, "value": "c2"}
+    timeline = session_timeline([record], {"type": "x", "session": "s",
+                                           "ops": [record, elsewhere]}, "kv")
+    assert [bar.label for bar in timeline.bars] == ["candidate c1", "candidate c2"]
+    assert all(bar.proving for bar in timeline.bars)
+
+
+def test_figures_include_one_timeline_per_store_and_type_found(campaign: Campaign) -> None:
+    names = [name for name, *_ in figures(campaign)]
+    assert names == ["latency-client", "latency-server", "throughput", "anomalies",
+                     "visibility-lag", "timeline-kv-lost-answer", "timeline-kv-stale-read",
+                     "timeline-rmw-lost-candidate"]
+
+
+def test_plot_command_writes_png_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["plot", str(DATA), "--output", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert len(printed) == 16
+    for name in printed:
+        path = Path(name)
+        assert path.parent == tmp_path and path.stat().st_size > 1000
+    assert (tmp_path / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "anomalies.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_plot_command_says_what_is_wrong_with_a_folder(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "meta.json" in capsys.readouterr().out

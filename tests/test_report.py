@@ -1,0 +1,172 @@
+"""``python -m analysis report`` on the tiny comparison in tests/data/plots: files, verdict, gates.
+
+The gates are what make the harness trustworthy, so each way they can fail is exercised with a
+changed copy of check.json: a consistent store with an anomaly, a baseline with none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from analysis.__main__ import main
+from analysis.report import (ANOMALIES, CONSISTENT, DEFAULT_EXPECTATIONS, ExpectationError,
+                             judge, parse_expectations)
+
+DATA = Path(__file__).parent / "data" / "plots"
+CHECK = json.loads((DATA / "check.json").read_text())
+Written = tuple[Path, int, list[str]]
+"""The report folder, the exit status and the printed lines."""
+
+
+def report(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, list[str]]:
+    status = main(["report", str(DATA), "--output", str(tmp_path), *extra])
+    return status, capsys.readouterr().out.strip().splitlines()
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
+    """The report of the unchanged comparison, written once for the tests that only read it."""
+    out = tmp_path_factory.mktemp("report")
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        status = main(["report", str(DATA), "--output", str(out)])
+    return out, status, printed.getvalue().strip().splitlines()
+
+
+def changed_check(tmp_path: Path, backend: str, kind: str, count: int) -> Path:
+    """A copy of check.json in which ``backend`` has ``count`` anomalies of ``kind``."""
+    check = json.loads((DATA / "check.json").read_text())
+    for run in check["runs"]:
+        if run["backend"] == backend:
+            run["anomalies"][kind]["count"] = count
+            run["anomalies"][kind]["sessions"] = min(count, 1)
+            if not count:
+                run["anomalies"][kind]["examples"] = []
+            elif not run["anomalies"][kind]["examples"]:
+                run["anomalies"][kind]["examples"] = [{
+                    "type": kind, "session": "s1", "ops": [],
+                    "explanation": "poll at <b>300 ms</b> & later missed it"}]
+    path = tmp_path / "changed-check.json"
+    path.write_text(json.dumps(check))
+    return path
+
+
+def test_report_writes_three_files_and_prints_its_path_last(written: Written) -> None:
+    tmp_path, status, lines = written
+    assert status == 0
+    assert lines[-1] == str(tmp_path / "report.html")
+    assert lines[:3] == ["\u2714 kv: known to lose writes, and caught doing so",
+                         "\u2714 rmw: known to lose writes, and caught doing so",
+                         "\u2714 sqlite: expected consistent, and found consistent"]
+    for name in ("report.html", "summary.md", "summary.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 8
+    assert len(list((tmp_path / "plots").glob("*.svg"))) == 8
+
+
+def test_summary_json_carries_the_checkers_findings_and_history_figures(written: Written) -> None:
+    tmp_path = written[0]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["verdict"] == "pass"
+    assert summary["time_scale"] == 0.1
+    stores = {s["store"]: s for s in summary["stores"]}
+    for run in CHECK["runs"]:
+        store = stores[run["backend"]]
+        assert store["operations"] == run["operations"]
+        assert store["anomaly_total"] == sum(a["count"] for a in run["anomalies"].values())
+        assert list(store["anomalies"]) == list(run["anomalies"])
+        assert store["lag_ms"] == run["lag_ms"]
+    assert stores["rmw"]["lost_writes"] == 1 and stores["kv"]["lost_writes"] == 1
+    assert stores["kv"]["latency"] == "modelled" and stores["sqlite"]["latency"] == "real"
+    # kv k1's answer: 50 -> 59 ms, k2's: 450 -> 459 ms; exact, from the history.
+    assert stores["kv"]["ops"]["answer"]["client_ms"]["p50"] == pytest.approx(9.0)
+    assert stores["kv"]["ops"]["candidate"]["info"] == 1
+    assert stores["sqlite"]["ops"]["answer"]["fail"] == 1
+    assert [p["name"] for p in summary["plots"]][:2] == ["latency-client", "latency-server"]
+    assert all((tmp_path / p["png"]).is_file() for p in summary["plots"])
+    example = stores["rmw"]["examples"][0]
+    assert [op["where"] for op in example["ops"]] == [
+        "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:6",
+        "history/h1-boot1-100.jsonl:25"]
+
+
+def test_markdown_states_the_verdict_then_the_tables(written: Written) -> None:
+    tmp_path = written[0]
+    text = (tmp_path / "summary.md").read_text()
+    assert text.startswith("# Signaling consistency report: PASS: every store behaved as "
+                           "expected\n")
+    assert "- \u2714 rmw is NOT consistent: 1 anomaly in 27 operations (1 lost-candidate); " \
+           "1 write lost outright." in text
+    assert "sqlite is consistent: no anomaly in 29 operations over 2 sessions." in text
+    assert "Time scale 0.1: one wall second stands for 10 model seconds" in text
+    assert "| lost-answer | 1 (1) | 0 (0) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
+    assert re.search(r"\| kv \| 4 \| 30\.0 \(300\) \| 240 \(2,400\) \|", text)
+    assert text.index("## kv") < text.index("## rmw") < text.index("## sqlite")
+
+
+def test_html_is_self_contained_with_every_plot_embedded(written: Written) -> None:
+    tmp_path = written[0]
+    page = (tmp_path / "report.html").read_text()
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page)
+    assert len(images) == 8 and all(len(data) > 1000 for data in images)
+    assert not re.search(r'(src|href)="(https?:|//|/)', page), "nothing loaded from elsewhere"
+    verdict = page.index('id="verdict"')
+    assert verdict < page.index('id="tables"') < page.index('id="plots"') \
+        < page.index('id="explanations"') < page.index('id="settings"')
+    assert "PASS: every store behaved as expected" in page[verdict:verdict + 400]
+    assert "cache_ttl" in page and "plots-kv" in page  # every store's meta.json
+
+
+def test_a_consistent_store_with_an_anomaly_fails_the_gate(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    check = changed_check(tmp_path, "sqlite", "stale-read", 2)
+    status, lines = report(tmp_path, capsys, "--check-json", str(check))
+    assert status == 1
+    assert "\u2718 sqlite: expected consistent, but 2 anomalies found" in "\n".join(lines)
+    assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "fail"
+    page = (tmp_path / "report.html").read_text()
+    assert "FAIL: 1 of the expectations did not hold" in page
+    assert "poll at &lt;b&gt;300 ms&lt;/b&gt; &amp; later" in page, "explanations are escaped"
+    assert (tmp_path / "plots" / "timeline-sqlite-stale-read.png").is_file()
+
+
+def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    check = changed_check(tmp_path, "rmw", "lost-candidate", 0)
+    status, lines = report(tmp_path, capsys, "--check-json", str(check))
+    assert status == 1
+    assert any(line.startswith("\u2718 rmw: known to lose writes, but no anomaly was found")
+               and "lost its teeth" in line for line in lines)
+    assert "\u2718 rmw" in (tmp_path / "summary.md").read_text()
+
+
+def test_expectations_can_be_overridden_and_ungated(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    status, lines = report(tmp_path, capsys, "--expect", "kv=consistent")
+    assert status == 1
+    assert "\u2718 kv: expected consistent, but 2 anomalies found" in lines[0]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [g["passed"] for g in summary["gates"]] == [False, True, True]
+
+
+def test_a_bad_expectation_is_refused_with_how_to_write_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    status, lines = report(tmp_path, capsys, "--expect", "kv=broken")
+    assert status == 2
+    assert "BACKEND=consistent or BACKEND=anomalies" in lines[-1]
+    with pytest.raises(ExpectationError):
+        parse_expectations(["=consistent"])
+    assert parse_expectations([]) == DEFAULT_EXPECTATIONS
+    assert parse_expectations(["ext=consistent"])["ext"] == CONSISTENT
+
+
+def test_a_store_without_expectation_is_reported_not_gated() -> None:
+    gate = judge("ext", None, anomalies=3, operations=10)
+    assert gate.passed is None and gate.found == ANOMALIES
+    assert judge("kv", ANOMALIES, anomalies=0, operations=10).passed is False
+    assert judge("sqlite", CONSISTENT, anomalies=0, operations=10).passed is True
