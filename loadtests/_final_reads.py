@@ -110,3 +110,11 @@ class FinalReads:
         with sigint_deferred():
             self.greenlet.join(timeout)
         return self.greenlet.dead
+
+
+def ensure_final_reads(recording: Recording, host: str) -> FinalReads:
+    """The current test's final reads, started now unless already started (never twice:
+    ``test_stop`` and ``quitting`` may both get here, in either order)."""
+    if recording.final_reads is None:
+        recording.final_reads = FinalReads(recording, host)
+    return recording.final_reads

@@ -9,6 +9,7 @@
 - ``quitting``: waits for the final reads and closes the history. If Locust quits before the users
   stopped (a SIGINT, or a ``--stop-timeout`` longer than the master waits for its workers), the
   users are stopped here first, so the final reads still follow the load.
+- ``quit``: a master that forked its workers (``--processes``) waits for them (``_forked_workers``).
 
 Importing this module registers the listeners once per process; every scenario imports it.
 """
@@ -27,7 +28,8 @@ from typing import Any
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests._final_reads import FinalReads
+from loadtests._final_reads import ensure_final_reads
+from loadtests._forked_workers import wait_for_children
 from loadtests._meta import (
     backend_name,
     build_meta,
@@ -54,6 +56,7 @@ class _RunMeta:
 
 
 _metas: weakref.WeakKeyDictionary[Any, _RunMeta] = weakref.WeakKeyDictionary()
+_forking_master: dict[str, float] = {}  # set in a --processes master: how long to wait for workers
 
 
 def _runs_users(environment: Any) -> bool:
@@ -114,6 +117,13 @@ def _on_parser(parser: Any, **_: Any) -> None:
     add_arguments(parser)
 
 
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    parsed = environment.parsed_options
+    if isinstance(environment.runner, MasterRunner) and getattr(parsed, "processes", None):
+        _forking_master["timeout"] = 1.0  # the real bound is set when the test stops
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
     if _coordinates(environment):
@@ -125,8 +135,12 @@ def _on_test_start(environment: Any, **_: Any) -> None:
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_: Any) -> None:
     recording = current_recording(environment)
-    if recording is not None and recording.final_reads is None and not recording.history.closed:
-        recording.final_reads = FinalReads(recording, _host(environment))
+    if recording is not None and not recording.history.closed:
+        ensure_final_reads(recording, _host(environment))
+    if _forking_master:
+        options = load_options(environment.parsed_options)
+        _forking_master["timeout"] = (options.settle_s + (environment.stop_timeout or 0.0)
+                                      + FINAL_READS_GRACE_S)
     run = _metas.get(environment)
     if run is not None and _coordinates(environment):
         write_meta(run.path, _meta_document(environment, run, stopped=True))
@@ -137,14 +151,19 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     recording = current_recording(environment)
     if recording is None or recording.history.closed:
         return
-    if recording.final_reads is None:
-        runner = environment.runner
-        if runner is not None and runner.user_greenlets:
-            log.warning("quitting while %d users still run: stopping them before the final reads",
-                        len(runner.user_greenlets))
-            runner.user_greenlets.kill(block=True)
-        recording.final_reads = FinalReads(recording, _host(environment))
+    runner = environment.runner
+    if recording.final_reads is None and runner is not None and runner.user_greenlets:
+        log.warning("quitting while %d users still run: stopping them before the final reads",
+                    len(runner.user_greenlets))
+        runner.user_greenlets.kill(block=True)  # yields: test_stop may start the reads meanwhile
+    final_reads = ensure_final_reads(recording, _host(environment))
     grace = recording.options.settle_s + FINAL_READS_GRACE_S
-    if not recording.final_reads.wait(grace):
+    if not final_reads.wait(grace):
         log.error("final reads unfinished after %.0f s; the history lacks some of them", grace)
     recording.history.close()
+
+
+@events.quit.add_listener
+def _on_quit(**_: Any) -> None:
+    if _forking_master:
+        wait_for_children(_forking_master["timeout"])

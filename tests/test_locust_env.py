@@ -1,0 +1,29 @@
+"""Runs the in-process Locust tests (``tests/locust_env``) in a pytest process of their own.
+
+Importing Locust gevent-patches the whole interpreter, which would break the asyncio tests of this
+process; ``tests/conftest.py`` therefore leaves ``locust_env`` out unless ``HARNESS_LOCUST_ENV``
+is set, and this test sets it for a child pytest. This module must not import locust.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(240)
+def test_locust_env_suite() -> None:
+    command = [sys.executable, "-m", "pytest", "tests/locust_env", "-q", "-p", "no:cacheprovider"]
+    child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "HARNESS_LOCUST_ENV": "1"},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert child.stdout is not None
+    for line in child.stdout:
+        sys.stdout.write(line)
+    assert child.wait(timeout=200) == 0, "tests/locust_env failed (its output is above)"
+    assert "locust" not in sys.modules, "this process must stay free of Locust's gevent patching"
