@@ -130,7 +130,7 @@ def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0)
 
 def _grouped_bars(ax, groups: Sequence[str], values: Mapping[str, Sequence[float]],
                   colours: Mapping[str, str], fmt: str,
-                  names: Mapping[str, str] | None = None) -> None:
+                  names: Mapping[str, str] | None = None, label_zeros: bool = True) -> None:
     """One bar series per store across ``groups``, labelled with their values; ``names`` gives
     each store's legend entry (default: the store)."""
     width = 0.8 / max(len(values), 1)
@@ -138,7 +138,7 @@ def _grouped_bars(ax, groups: Sequence[str], values: Mapping[str, Sequence[float
         positions = [g + (index - (len(values) - 1) / 2) * width for g in range(len(groups))]
         bars = ax.bar(positions, heights, width, label=(names or {}).get(store, store),
                       color=colours[store])
-        labels = [fmt.format(h) if h == h and h else "" for h in heights]
+        labels = [fmt.format(h) if h == h and (h or label_zeros) else "" for h in heights]
         ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
     ax.set_xticks(range(len(groups)), groups)
 
@@ -151,7 +151,8 @@ def anomalies_figure(counts: Mapping[str, Mapping[str, int]]) -> Figure:
     ax = fig.subplots()
     _grouped_bars(ax, types, {store: [float(c.get(t, 0)) for t in types]
                               for store, c in counts.items()}, colours, "{:.0f}",
-                  {store: f"{store}: {sum(c.values())} in all" for store, c in counts.items()})
+                  {store: f"{store}: {sum(c.values())} in all" for store, c in counts.items()},
+                  label_zeros=False)
     ax.tick_params(axis="x", labelrotation=30)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("anomalies found")
@@ -168,11 +169,13 @@ def lag_figure(lags: Mapping[str, Mapping[str, float | None]], time_scale: float
     colours = store_colours(list(lags))
     fig = Figure(figsize=(8.0, 4.4), layout="constrained")
     ax = fig.subplots()
-    heights = {store: [float("nan") if lag.get(p) is None else max(float(lag[p]), SMALLEST_MS)
+    heights = {store: [float("nan") if lag.get(p) is None else float(lag[p])
                        for p in LAG_POINTS] for store, lag in lags.items()}
     _grouped_bars(ax, list(LAG_POINTS), heights, colours, "{:.3g}")
-    ax.set_yscale("log")
-    _plain_log_y(ax)
+    # A linear axis: a lag of 0 (visible at once) is what a consistent store should show, and
+    # the bars' labels give the small values that a linear axis cannot.
+    highest = max([h for values in heights.values() for h in values if h == h] + [1.0])
+    ax.set_ylim(0, highest * 1.15)
     ax.set_ylabel("visibility lag, wall ms")
     ax.set_xlabel("percentile over writes")
     _model_axis(ax, time_scale, "y", "model ms")

@@ -52,7 +52,10 @@ class ExpectationError(ValueError):
 
 def parse_expectations(items: Iterable[str],
                        defaults: Mapping[str, str] = DEFAULT_EXPECTATIONS) -> dict[str, str]:
-    """The defaults overridden by ``BACKEND=consistent|anomalies`` items (``--expect``)."""
+    """The defaults overridden by ``BACKEND=consistent|anomalies`` items (``--expect``).
+
+    BACKEND may also be a run id or a run folder's name, as for the checker's own gates.
+    """
     expected = dict(defaults)
     for item in items:
         backend, sep, value = item.partition("=")
@@ -129,7 +132,8 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
                  for kind, a in check.get("anomalies", {}).items()}
     total = sum(a["count"] for a in anomalies.values())
     operations = int(check.get("operations", len(run.records)))
-    expected = expectations.get(run.label, expectations.get(run.backend))
+    names = (run.meta.get("run"), run.path.name, run.label, run.backend)  # most specific first
+    expected = next((expectations[name] for name in names if name in expectations), None)
     span = stats.span_s(run.records)
     latencies = stats.latencies(run.records)
     under_load = sum(v.operations for v in latencies.values())

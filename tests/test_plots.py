@@ -145,7 +145,7 @@ def test_lag_figure_has_a_bar_per_store_and_percentile() -> None:
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == list(plots.LAG_POINTS)
     assert len(ax.containers) == 3 and all(len(c) == 5 for c in ax.containers)
-    assert ax.get_yscale() == "log"
+    assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] > 300, "linear, from 0, room for labels"
     kv = next(c for c in ax.containers if c.get_label() == "kv")
     assert [bar.get_height() for bar in kv] == [30.0, 240.0, 280.0, 300.0, 300.0]
 

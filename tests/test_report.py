@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from analysis.__main__ import main
+from analysis.campaign import load_campaign
 from analysis.report import (ANOMALIES, CONSISTENT, DEFAULT_EXPECTATIONS, ExpectationError,
-                             judge, parse_expectations)
+                             build_summary, judge, parse_expectations)
+from analysis.report_render import render_markdown
 
 DATA = Path(__file__).parent / "data" / "plots"
 CHECK = json.loads((DATA / "check.json").read_text())
@@ -135,23 +137,33 @@ def test_a_consistent_store_with_an_anomaly_fails_the_gate(
     assert (tmp_path / "plots" / "timeline-sqlite-stale-read.png").is_file()
 
 
-def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    check = changed_check(tmp_path, "rmw", "lost-candidate", 0)
-    status, lines = report(tmp_path, capsys, "--check-json", str(check))
-    assert status == 1
-    assert any(line.startswith("\u2718 rmw: known to lose writes, but no anomaly was found")
-               and "lost its teeth" in line for line in lines)
-    assert "\u2718 rmw" in (tmp_path / "summary.md").read_text()
+def summary_with(tmp_path: Path, check: Path | None = None,
+                 *expect: str) -> dict[str, object]:
+    """The report's data without drawing or writing anything (the gates are all in it)."""
+    campaign = load_campaign(DATA, check)
+    return build_summary(campaign, parse_expectations(expect))
 
 
-def test_expectations_can_be_overridden_and_ungated(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    status, lines = report(tmp_path, capsys, "--expect", "kv=consistent")
-    assert status == 1
-    assert "\u2718 kv: expected consistent, but 2 anomalies found" in lines[0]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(tmp_path: Path) -> None:
+    summary = summary_with(tmp_path, changed_check(tmp_path, "rmw", "lost-candidate", 0))
+    assert summary["verdict"] == "fail"
+    gate = next(g for g in summary["gates"] if g["store"] == "rmw")
+    assert gate["passed"] is False and "lost its teeth" in gate["message"]
+    assert "\u2718 rmw is consistent" in render_markdown(summary)
+
+
+def test_expectations_can_be_overridden(tmp_path: Path) -> None:
+    summary = summary_with(tmp_path, None, "kv=consistent")
+    assert summary["verdict"] == "fail"
     assert [g["passed"] for g in summary["gates"]] == [False, True, True]
+    assert summary["gates"][0]["message"].startswith("expected consistent, but 2 anomalies")
+
+
+def test_an_expectation_can_name_a_run_folder_or_id(tmp_path: Path) -> None:
+    check = changed_check(tmp_path, "sqlite", "stale-read", 1)
+    assert summary_with(tmp_path, check)["verdict"] == "fail"
+    assert summary_with(tmp_path, check, "sqlite=anomalies")["verdict"] == "pass"
+    assert summary_with(tmp_path, check, "plots-sqlite=anomalies")["verdict"] == "pass"
 
 
 def test_a_bad_expectation_is_refused_with_how_to_write_it(
@@ -170,3 +182,16 @@ def test_a_store_without_expectation_is_reported_not_gated() -> None:
     assert gate.passed is None and gate.found == ANOMALIES
     assert judge("kv", ANOMALIES, anomalies=0, operations=10).passed is False
     assert judge("sqlite", CONSISTENT, anomalies=0, operations=10).passed is True
+
+
+def test_without_check_json_the_checker_runs_and_agrees_with_the_checked_in_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    status, lines = report(tmp_path, capsys, "--recheck")
+    assert status == 0, lines
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["check_source"] == "the checker, run now"
+    found = {s["store"]: {k: a["count"] for k, a in s["anomalies"].items() if a["count"]}
+             for s in summary["stores"]}
+    expected = {run["backend"]: {k: a["count"] for k, a in run["anomalies"].items() if a["count"]}
+                for run in CHECK["runs"]}
+    assert found == expected
