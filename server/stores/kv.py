@@ -83,25 +83,19 @@ class KvStore:
         remaining = self.model.model((expires_at_ms - now_ms(self._clock)) / 1000.0)
         return max(MIN_EXPIRATION_TTL, float(math.floor(remaining)))
 
-    async def _read(self, edge: Edge, caller: Caller, code: str) -> dict[str, Any] | None:
-        """rondevu's ``getSession``: the edge's copy, if it is this origin's and unexpired."""
+    async def _read(self, edge: Edge, caller: Caller, code: str) -> dict[str, Any]:
+        """rondevu's ``getSession``: the edge's copy, unless missing, another origin's or expired
+        (all three a 404)."""
         raw = await edge.get(session_key(code))
-        if raw is None:
-            return None
-        data: dict[str, Any] = json.loads(raw)
-        if data["origin"] != caller.origin or data["expiresAt"] <= now_ms(self._clock):
-            return None
-        return data
-
-    async def _read_or_404(self, edge: Edge, caller: Caller, code: str) -> dict[str, Any]:
-        data = await self._read(edge, caller, code)
-        if data is None:
+        data: dict[str, Any] | None = json.loads(raw) if raw is not None else None
+        now = now_ms(self._clock)
+        if data is None or data["origin"] != caller.origin or data["expiresAt"] <= now:
             raise SessionNotFound(f"session {code!r} not found")
         return data
 
     async def _update(self, edge: Edge, caller: Caller, code: str, **fields: Any) -> None:
         """rondevu's ``updateSession``: read again, merge ``fields`` over it, put it all back."""
-        current = await self._read_or_404(edge, caller, code)
+        current = await self._read(edge, caller, code)
         current.update(fields)
         await edge.put(session_key(code), json.dumps(current),
                        expiration_ttl=self._ttl(current["expiresAt"]))
@@ -130,19 +124,19 @@ class KvStore:
 
     async def get(self, caller: Caller, code: str) -> Session:
         edge = self.model.route(caller.client)
-        return _session_of(await self._read_or_404(edge, caller, code))
+        return _session_of(await self._read(edge, caller, code))
 
     async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
         """Overwrites any earlier answer, as rondevu did: KV has nothing to check it against."""
         edge = self.model.route(caller.client)
-        await self._read_or_404(edge, caller, code)
+        await self._read(edge, caller, code)
         await self._update(edge, caller, code, answer=answer)
 
     async def append_candidate(
         self, caller: Caller, code: str, side: Side, candidate: str
     ) -> None:
         edge = self.model.route(caller.client)
-        session = await self._read_or_404(edge, caller, code)
+        session = await self._read(edge, caller, code)
         field = _CANDIDATE_FIELD[side]
         if len(session[field]) >= self._limits.max_candidates:
             raise CandidateLimit(
@@ -180,7 +174,7 @@ class KvStore:
     async def leave(self, caller: Caller, code: str) -> None:
         """Deletes the session's key; the topic index keeps the code (listings skip it)."""
         edge = self.model.route(caller.client)
-        await self._read_or_404(edge, caller, code)
+        await self._read(edge, caller, code)
         await edge.delete(session_key(code))
 
     async def sweep_expired(self) -> int:
