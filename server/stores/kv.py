@@ -80,7 +80,7 @@ class KvStore:
 
     def _ttl(self, expires_at_ms: int) -> float:
         """rondevu's ``Math.max(60, floor(remaining seconds))``, in model seconds."""
-        remaining = self.model.model((expires_at_ms - now_ms(self._clock)) / 1000.0)
+        remaining = self.model.to_model((expires_at_ms - now_ms(self._clock)) / 1000.0)
         return max(MIN_EXPIRATION_TTL, float(math.floor(remaining)))
 
     async def _read(self, edge: Edge, caller: Caller, code: str) -> dict[str, Any]:

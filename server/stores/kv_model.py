@@ -70,11 +70,11 @@ class KvModel:
         self._last_write: dict[str, float] = {}
         self._caches: list[dict[str, _Cached]] = [{} for _ in range(settings.edges)]
 
-    def wall(self, model_seconds: float) -> float:
+    def to_wall(self, model_seconds: float) -> float:
         """Clock seconds for a duration in model seconds."""
         return model_seconds * self.time_scale
 
-    def model(self, wall_seconds: float) -> float:
+    def to_model(self, wall_seconds: float) -> float:
         """Model seconds for a duration in clock seconds."""
         return wall_seconds / self.time_scale
 
@@ -117,7 +117,7 @@ class KvModel:
         if (
             self.settings.write_limit == "strict"
             and last is not None
-            and now - last < self.wall(self.settings.write_interval)
+            and now - last < self.to_wall(self.settings.write_interval)
         ):
             raise StoreUnavailable(TOO_MANY_WRITES)
         self._last_write[key] = now
@@ -149,7 +149,7 @@ class Edge:
         now = model.clock.now()
         if (
             cached is not None
-            and now - cached.fetched_at < model.wall(model.settings.cache_ttl)
+            and now - cached.fetched_at < model.to_wall(model.settings.cache_ttl)
             and _live(cached.expires, now)
         ):
             await model.latency(model.settings.hot_read_ms)
@@ -172,7 +172,7 @@ class Edge:
             raise ValueError(f"Invalid expiration_ttl of {expiration_ttl}: KV's minimum is 60")
         await model.latency(model.settings.write_ms)
         now = model.clock.now()
-        expires = None if expiration_ttl is None else now + model.wall(expiration_ttl)
+        expires = None if expiration_ttl is None else now + model.to_wall(expiration_ttl)
         model.write_central(key, _Stored(value, expires))
         self._cache[key] = _Cached(value, now, expires)
 
