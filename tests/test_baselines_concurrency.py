@@ -37,7 +37,7 @@ async def race(tmp_path: Path, backend: str, *extra: str) -> RaceResult:
                        extra_args=["--time-scale", TIME_SCALE, *extra]) as server:
         settle = kv_settle(server.settings) if backend == "kv" else 0.0
         result = await run_race(server.url, sessions=100, appends=25, answers=5, settle=settle)
-    label = " ".join(extra) or "documented defaults"
+    label = " ".join(extra) or "defaults"
     print(f"{backend} ({label}): lost writes {result.lost_writes}; {result.summary()}")
     return result
 
