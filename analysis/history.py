@@ -11,10 +11,12 @@ than in the records, so plotting code sees exactly the JSON of each line.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import json
 import logging
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,12 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CHUNK_LINES = 4096
 REQUIRED_FIELDS = frozenset({"op", "t0", "t1", "host", "type"})
-OPS = frozenset({"create", "answer", "candidate", "poll", "list", "leave"})
-TYPES = frozenset({"ok", "fail", "info"})
-# Values repeated on nearly every line: one shared string each instead of one per record.
-SHARED_VALUES = ("op", "type", "side", "host", "client", "session")
+OPS = ("create", "answer", "candidate", "poll", "list", "leave")
+TYPES = ("ok", "fail", "info")
+SIDES = ("offerer", "answerer")
+CANONICAL_OPS = {name: name for name in OPS}
+CANONICAL_TYPES = {name: name for name in TYPES}
+CANONICAL_SIDES = {name: name for name in SIDES}
 
 
 class HistoryError(ValueError):
@@ -111,49 +115,82 @@ def load_run(path: Path | str) -> LoadedRun:
         raise HistoryError(f"{path / 'history'}: no *.jsonl history files")
     run = LoadedRun(path=path, meta=meta, records=[])
     shared: dict[str, str] = {}
-    for history_file in history_files:
-        relative = history_file.relative_to(path).as_posix()
-        run.files.append(relative)
-        run.file_starts.append(len(run.records))
-        for records, line_numbers in _parse_file(history_file, relative):
-            _share_values(records, shared)
-            run.records.extend(records)
-            run.line_numbers.extend(line_numbers)
+    with gc_paused():
+        for history_file in history_files:
+            relative = history_file.relative_to(path).as_posix()
+            run.files.append(relative)
+            run.file_starts.append(len(run.records))
+            for records, line_numbers in _parse_file(history_file, relative, shared):
+                run.records.extend(records)
+                run.line_numbers.extend(line_numbers)
     log.debug("loaded %d records from %d files of %s", len(run.records), len(run.files), path)
     return run
 
 
-def _parse_file(path: Path, name: str) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+def _parse_file(path: Path, name: str, shared: dict[str, str]
+                ) -> Iterator[tuple[list[dict[str, Any]], Sequence[int]]]:
     """Yield (records, their line numbers) a chunk at a time; blank lines are skipped."""
-    chunk: list[str] = []
-    numbers: list[int] = []
-    with path.open("r", encoding="utf-8", errors="strict") as handle:
-        try:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    chunk.append(line)
-                    numbers.append(number)
-                    if len(chunk) == CHUNK_LINES:
-                        yield _parse_chunk(chunk, numbers, name), numbers
-                        chunk, numbers = [], []
-        except UnicodeDecodeError as error:
-            raise HistoryError(f"{name}: not UTF-8 text ({error})") from None
-    if chunk:
-        yield _parse_chunk(chunk, numbers, name), numbers
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as error:
+        raise HistoryError(f"{name}: not UTF-8 text ({error})") from None
+    for start in range(0, len(lines), CHUNK_LINES):
+        chunk = lines[start:start + CHUNK_LINES]
+        numbers: Sequence[int] = range(start + 1, start + 1 + len(chunk))
+        if "" in chunk or any(line.isspace() for line in chunk):
+            kept = [(number, line) for number, line in zip(numbers, chunk) if line.strip()]
+            numbers = [number for number, _line in kept]
+            chunk = [line for _number, line in kept]
+        if chunk:
+            yield _parse_chunk(chunk, numbers, name, shared), numbers
 
 
-def _parse_chunk(lines: list[str], numbers: list[int], name: str) -> list[dict[str, Any]]:
+def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
+                 shared: dict[str, str]) -> list[dict[str, Any]]:
     try:
         records = json.loads("[" + ",".join(lines) + "]")
     except json.JSONDecodeError:
         records = None
     if records is None or len(records) != len(lines):
         records = [_parse_line(line, number, name) for line, number in zip(lines, numbers)]
+    share = shared.setdefault
+    try:
+        # The common case inline (this loop runs once per record); details in record_problem.
+        # Subscripting the canonical tables both checks a value and makes every record share
+        # one string object for it, as ``share`` does for hosts, clients and session codes.
+        for record in records:
+            record["op"] = op = CANONICAL_OPS[record["op"]]
+            record["type"] = kind = CANONICAL_TYPES[record["type"]]
+            value = record["host"]
+            record["host"] = share(value, value)
+            value = record.get("client")
+            if value.__class__ is str:
+                record["client"] = share(value, value)
+            value = record.get("session")
+            if value.__class__ is str:
+                record["session"] = share(value, value)
+            elif value is not None:
+                raise TypeError
+            value = record.get("side")
+            if value is not None:
+                record["side"] = CANONICAL_SIDES[value]
+            if record["t0"].__class__ is not int or record["t1"].__class__ is not int:
+                raise TypeError
+            if op == "poll" and kind == "ok":
+                value = record["read"]
+                if value.__class__ is not dict or value["candidates"].__class__ is not list:
+                    raise TypeError
+    except (KeyError, TypeError):
+        _raise_problem(records, numbers, name)
+    return records
+
+
+def _raise_problem(records: list[Any], numbers: Sequence[int], name: str) -> None:
     for record, number in zip(records, numbers):
         problem = record_problem(record)
         if problem:
             raise HistoryError(f"{name}:{number}: {problem}")
-    return records
+    raise AssertionError("a record failed the fast check but record_problem finds nothing")
 
 
 def _parse_line(line: str, number: int, name: str) -> Any:
@@ -170,14 +207,21 @@ def record_problem(record: Any) -> str | None:
     if not REQUIRED_FIELDS <= record.keys():
         missing = ", ".join(sorted(REQUIRED_FIELDS - record.keys()))
         return f"missing field(s) {missing}"
+    if type(record["host"]) is not str:
+        return "host must be a string"
     if record["op"] not in OPS:
         return f"unknown op {record['op']!r}"
     if record["type"] not in TYPES:
         return f"unknown type {record['type']!r} (ok, fail or info)"
+    if record.get("side") is not None and record["side"] not in SIDES:
+        return f"unknown side {record['side']!r} (offerer or answerer)"
     if type(record["t0"]) is not int or type(record["t1"]) is not int:
         return "t0 and t1 must be integers (time.monotonic_ns())"
     if record["type"] == "ok" and record["op"] == "poll" and not _poll_read_ok(record.get("read")):
         return "an ok poll needs read with a candidates list"
+    session = record.get("session")
+    if session is not None and type(session) is not str:
+        return "session must be a string or null"
     return None
 
 
@@ -185,10 +229,21 @@ def _poll_read_ok(read: Any) -> bool:
     return type(read) is dict and type(read.get("candidates")) is list
 
 
-def _share_values(records: list[dict[str, Any]], shared: dict[str, str]) -> None:
-    """Make equal strings of the fields repeated on every line one object (saves memory)."""
-    for record in records:
-        for key in SHARED_VALUES:
-            value = record.get(key)
-            if value.__class__ is str:
-                record[key] = shared.setdefault(value, value)
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while building a million acyclic objects, then freeze them.
+
+    Records and the checker's per-session tuples hold no reference cycles, but every few
+    thousand allocations the collector would walk all young objects: with it running, loading a
+    million records takes several times as long, and re-enabling it would make its next pass
+    walk them all once more (two seconds). ``gc.freeze`` moves what exists to the permanent
+    generation instead; reference counting still frees the records when the run is dropped.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()

@@ -23,10 +23,10 @@ from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
 
 
-def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory,
-                           states: dict[tuple[Any, ...], list[int]], ctx: Context) -> None:
+def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
     """Report reads holding a client's later candidate without its earlier acknowledged one."""
     records = ctx.records
+    states = obj.states
     needs = _predecessors(obj.writes, records)
     if not needs:
         return

@@ -22,7 +22,6 @@ from analysis.history import HistoryError
 
 LIST = "list"
 REGISTER = "register"
-SIDES = ("offerer", "answerer")
 
 
 @dataclass(slots=True)
@@ -34,8 +33,11 @@ class ObjectHistory:
     """How explanations name it: "the offerer's list", "the answer"."""
     writes: list[int] = field(default_factory=list)
     """Record indices of the writes (any type)."""
-    reads: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
-    """(record index, tokens returned) of every ok read."""
+    states: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
+    """Distinct returned states (tuples of tokens), each with the indices of the ok reads that
+    returned it."""
+    read_after_settling: bool = False
+    """Whether a final read (after the load and the settle time) returned it."""
 
     @property
     def item(self) -> str:
@@ -44,13 +46,6 @@ class ObjectHistory:
     def describe(self, token: str) -> str:
         """``"candidate x7f of the offerer's list"`` or ``"answer 4711"``."""
         return f"candidate {token} of {self.label}" if self.kind == LIST else f"answer {token}"
-
-    def states(self) -> dict[tuple[Any, ...], list[int]]:
-        """Distinct returned states, each with the indices of the reads that returned it."""
-        states: dict[tuple[Any, ...], list[int]] = {}
-        for index, tokens in self.reads:
-            states.setdefault(tokens, []).append(index)
-        return states
 
 
 @dataclass(slots=True)
@@ -95,18 +90,30 @@ def split_session(
             if kind != "ok":
                 continue
             read = record["read"]
-            side = _side(record, index, where)
-            tokens = tuple(read["candidates"])
+            side = record.get("side")
+            final = record.get("final")
             if side == "offerer":
-                answerer_list.reads.append((index, tokens))
+                _add_read(answerer_list.states, tuple(read["candidates"]), index)
                 value = read.get("answer")
-                answer.reads.append((index, () if value is None else (value,)))
+                _add_read(answer.states, () if value is None else (value,), index)
                 session.offerer_reads.append(index)
-            else:
-                offerer_list.reads.append((index, tokens))
+                if final:
+                    answerer_list.read_after_settling = answer.read_after_settling = True
+            elif side == "answerer":
+                _add_read(offerer_list.states, tuple(read["candidates"]), index)
                 session.offer_reads.append(index)
+                if final:
+                    offerer_list.read_after_settling = True
+            else:
+                _no_side(record, index, where)
         elif op == "candidate":
-            session.lists[_side(record, index, where)].writes.append(index)
+            side = record.get("side")
+            if side == "offerer":
+                offerer_list.writes.append(index)
+            elif side == "answerer":
+                answerer_list.writes.append(index)
+            else:
+                _no_side(record, index, where)
         elif op == "answer":
             answer.writes.append(index)
         elif op == "create":
@@ -119,9 +126,15 @@ def split_session(
     return session
 
 
-def _side(record: dict[str, Any], index: int, where: Any) -> str:
-    side = record.get("side")
-    if side not in SIDES:
-        raise HistoryError(f"{where(index)}: {record['op']} needs side offerer or answerer, "
-                           f"got {side!r}")
-    return side
+def _add_read(states: dict[tuple[Any, ...], list[int]], state: tuple[Any, ...], index: int
+              ) -> None:
+    reads = states.get(state)
+    if reads is None:
+        states[state] = [index]
+    else:
+        reads.append(index)
+
+
+def _no_side(record: dict[str, Any], index: int, where: Any) -> None:
+    raise HistoryError(f"{where(index)}: {record['op']} needs side offerer or answerer, "
+                       f"got {record.get('side')!r}")

@@ -16,9 +16,9 @@ from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
 
 
-def check_order(session: SessionHistory, obj: ObjectHistory,
-                states: dict[tuple[Any, ...], list[int]], ctx: Context) -> None:
+def check_order(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
     """Report the list's first pair of reads whose orders cannot both be right."""
+    states = obj.states
     ordered = sorted(states, key=len)
     for shorter, longer in zip(ordered, ordered[1:]):
         if longer[: len(shorter)] != shorter:

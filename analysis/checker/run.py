@@ -24,7 +24,7 @@ from analysis.checker.sessions import (
 )
 from analysis.checker.values import check_offer, check_values
 from analysis.checker.visibility import check_visibility
-from analysis.history import LoadedRun
+from analysis.history import LoadedRun, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,14 @@ def check_run(run: LoadedRun) -> RunResult:
         session_ttl_ns=session_ttl_ns(run.meta, result.notes),
     )
     where = lambda index: "%s:%d" % run.origin(index)  # noqa: E731
-    for code, indices in group_by_session(records).items():
-        session = split_session(code, indices, records, where)
-        if not session.exists:
-            continue
-        result.sessions += 1
-        if not check_session(session, ctx):
-            result.unverifiable += 1
+    with gc_paused():
+        for code, indices in group_by_session(records).items():
+            session = split_session(code, indices, records, where)
+            if not session.exists:
+                continue
+            result.sessions += 1
+            if not check_session(session, ctx):
+                result.unverifiable += 1
     result.lag_ms = summarize(ctx.lags_ns)
     log.debug("%s: %d operations, %d sessions, %d anomalies", run.path, result.operations,
               result.sessions, result.anomaly_count)
@@ -58,14 +59,13 @@ def check_session(session: SessionHistory, ctx: Context) -> bool:
     """Apply every per-session rule; return whether lost writes could be decided."""
     verifiable = True
     for obj in session.objects():
-        states = obj.states()
-        obj_verifiable = is_verifiable(session, obj, ctx.records)
+        obj_verifiable = is_verifiable(session, obj)
         verifiable = verifiable and obj_verifiable
-        check_values(session, obj, states, ctx)
+        check_values(session, obj, ctx)
         if obj.kind == LIST:
-            check_order(session, obj, states, ctx)
-            check_monotonic_writes(session, obj, states, ctx)
-        check_visibility(session, obj, states, obj_verifiable, ctx)
+            check_order(session, obj, ctx)
+            check_monotonic_writes(session, obj, ctx)
+        check_visibility(session, obj, obj_verifiable, ctx)
     check_offer(session, ctx)
     check_cross_object(session, ctx)
     check_conflicting_answers(session, ctx)

@@ -58,12 +58,9 @@ def check_lost_session(session: SessionHistory, ctx: Context) -> None:
         return
 
 
-def is_verifiable(session: SessionHistory, obj: ObjectHistory, records: list[dict[str, Any]]
-                  ) -> bool:
+def is_verifiable(session: SessionHistory, obj: ObjectHistory) -> bool:
     """Whether lost writes of ``obj`` can be decided: not left, and read after settling."""
-    if session.leaves:
-        return False
-    return any(records[index].get("final") for index, _tokens in obj.reads)
+    return not session.leaves and obj.read_after_settling
 
 
 def _conflict_words(ops: list[int], ctx: Context) -> str:

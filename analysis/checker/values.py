@@ -20,8 +20,7 @@ from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
 
 
-def check_values(session: SessionHistory, obj: ObjectHistory,
-                 states: dict[tuple[Any, ...], list[int]], ctx: Context) -> None:
+def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
     """Report phantom and duplicate tokens in the reads of one object."""
     records = ctx.records
     written: Counter[Any] = Counter()
@@ -32,12 +31,10 @@ def check_values(session: SessionHistory, obj: ObjectHistory,
             failed.setdefault(record.get("value"), index)
         else:
             written[record.get("value")] += 1
-    phantoms: set[Any] = set()
+    states = obj.states
+    phantoms = set().union(*states).difference(written)
     duplicates: set[Any] = set()
     for state in states:
-        for value in state:
-            if value not in written:
-                phantoms.add(value)
         if len(state) > 1 and len(set(state)) < len(state):
             for value, times in Counter(state).items():
                 if times > max(1, written[value]):

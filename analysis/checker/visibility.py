@@ -23,6 +23,7 @@ cost is the size of what was read, not reads times writes.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from analysis.checker import explain
@@ -44,28 +45,20 @@ class _Host:
         """token -> (t0, index) of the last read on this host that showed it."""
 
 
-def check_visibility(session: SessionHistory, obj: ObjectHistory,
-                     states: dict[tuple[Any, ...], list[int]], verifiable: bool,
-                     ctx: Context) -> None:
+def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bool, ctx: Context) -> None:
     """Find lost writes and stale or non-monotonic reads of one object; record the lags."""
-    if not obj.reads:
+    states = obj.states
+    if not states:
         return
     records = ctx.records
     writer, acks = _writes(obj, records)
-    entries = _reads_by_host(states, records)
+    entries, finals, seen_during_load = _reads_by_host(states, records)
     hosts: dict[str, _Host] = {}
     violations: list[tuple[int, str, set[Any]]] = []
-    finals: list[tuple[int, tuple[Any, ...]]] = []
-    seen_during_load: set[Any] = set()
     for host, host_entries in entries.items():
         view = hosts[host] = _Host()
         _first_and_last(view, host_entries, writer, acks, host, records)
-        _sweep(view, host_entries, host, violations, records)
-        for _t0, _t1, index, state in host_entries:
-            if records[index].get("final"):
-                finals.append((index, state))
-            else:
-                seen_during_load.update(state)
+        _sweep(view, host_entries, host, violations)
     lost: dict[Any, int] = {}
     if verifiable:
         must = {value for _host, value in acks} | (seen_during_load & writer.keys())
@@ -114,17 +107,30 @@ def _writes(obj: ObjectHistory, records: list[dict[str, Any]]
 
 
 def _reads_by_host(states: dict[tuple[Any, ...], list[int]], records: list[dict[str, Any]]
-                   ) -> dict[str, list[tuple[int, int, int, tuple[Any, ...]]]]:
-    """Per host, (t0, t1, index, state) of every read, in invocation order."""
+                   ) -> tuple[dict[str, list[tuple[int, int, int, tuple[Any, ...]]]],
+                              list[tuple[int, tuple[Any, ...]]], set[Any]]:
+    """Per host, (t0, t1, index, state) of every read in invocation order; the final reads;
+    every token some read during the load showed."""
     entries: dict[str, list[tuple[int, int, int, tuple[Any, ...]]]] = {}
+    finals: list[tuple[int, tuple[Any, ...]]] = []
+    seen_during_load: set[Any] = set()
     for state, indices in states.items():
+        during_load = False
         for index in indices:
             record = records[index]
-            entries.setdefault(record["host"], []).append(
-                (record["t0"], record["t1"], index, state))
+            host_entries = entries.get(record["host"])
+            if host_entries is None:
+                host_entries = entries[record["host"]] = []
+            host_entries.append((record["t0"], record["t1"], index, state))
+            if record.get("final"):
+                finals.append((index, state))
+            else:
+                during_load = True
+        if during_load:
+            seen_during_load.update(state)
     for host_entries in entries.values():
-        host_entries.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
-    return entries
+        host_entries.sort()  # index is unique, so states are never compared
+    return entries, finals, seen_during_load
 
 
 def _first_and_last(view: _Host, host_entries: list[tuple[int, int, int, tuple[Any, ...]]],
@@ -162,15 +168,17 @@ def _first_and_last(view: _Host, host_entries: list[tuple[int, int, int, tuple[A
 
 
 def _sweep(view: _Host, host_entries: list[tuple[int, int, int, tuple[Any, ...]]], host: str,
-           violations: list[tuple[int, str, set[Any]]], records: list[dict[str, Any]]) -> None:
+           violations: list[tuple[int, str, set[Any]]]) -> None:
     """Record every read that began after a write was known (on this host) and lacks it."""
-    events = sorted(view.known.items(), key=lambda item: item[1][0])
+    events = sorted(((known[0], value) for value, known in view.known.items()),
+                    key=itemgetter(0))
+    count = len(events)
     known_now: set[Any] = set()
     position = 0
     sets: dict[tuple[Any, ...], frozenset[Any]] = {}
     for t0, _t1, index, state in host_entries:
-        while position < len(events) and events[position][1][0] < t0:
-            known_now.add(events[position][0])
+        while position < count and events[position][0] < t0:
+            known_now.add(events[position][1])
             position += 1
         if not known_now:
             continue

@@ -1,0 +1,59 @@
+"""``python -m analysis.bench``: how fast the checker loads and checks a large history.
+
+Generates a run folder of a simulated correct store (by default 1,000,000 operations over 20,000
+sessions, written as the load tests would: one file per process) in a temporary folder, then
+times ``load_run`` + ``check_run`` on it and prints operations per second and the peak resident
+memory of the process (``ru_maxrss``; the generator streams, so the peak is the checker's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.check_simulation import SimSettings, meta_for, simulate, write_run
+from analysis.checker import check_run
+from analysis.history import load_run
+
+# Operations per session besides polls (create, candidates, answer, finals, second answerers),
+# and extra operations per poll-per-client, in the simulator; measured, used to hit the target.
+FIXED_OPS, OPS_PER_POLL = 12.8, 2.15
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--operations", type=int, default=1_000_000)
+    parser.add_argument("--sessions", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="write the run folder here and keep it (default: a temp folder)")
+    args = parser.parse_args(argv)
+    polls = max(1, round((args.operations / args.sessions - FIXED_OPS) / OPS_PER_POLL))
+    settings = SimSettings(polls=polls)
+    with tempfile.TemporaryDirectory(prefix="checker-bench-") as scratch:
+        folder = args.keep or Path(scratch) / "bench-run"
+        started = time.perf_counter()
+        written = write_run(folder, meta_for("bench", settings), simulate(args.seed, args.sessions, settings))
+        generated = time.perf_counter() - started
+        print(f"generated {written} operations over {args.sessions} sessions in {generated:.1f} s "
+              f"({folder})")
+        started = time.perf_counter()
+        run = load_run(folder)
+        loaded = time.perf_counter() - started
+        result = check_run(run)
+        total = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"loaded in {loaded:.2f} s, checked in {total - loaded:.2f} s: "
+          f"{result.operations} operations, {result.sessions} sessions, verdict {result.verdict}")
+    print(f"load+check: {total:.2f} s, {result.operations / total:,.0f} operations/s; "
+          f"peak memory (maxrss) {peak_mib:,.0f} MiB")
+    return 0 if result.verdict == "consistent" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
