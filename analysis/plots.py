@@ -10,6 +10,7 @@ store's storage latency is modelled (slept) or real.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -18,7 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles
-from analysis.timeline import Timeline
+from analysis.timeline import READS, Timeline
 
 STORE_COLOURS = {"sqlite": "#2b8a3e", "rmw": "#e67700", "kv": "#c92a2a"}
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
@@ -28,6 +29,7 @@ KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real stor
 LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
 TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
 SMALLEST_MS = 1e-3
+PANELS_PER_ROW = 3
 
 
 def store_colours(stores: Sequence[str]) -> dict[str, str]:
@@ -72,8 +74,13 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     """
     colours = store_colours(list(samples))
     ops = list(dict.fromkeys(op for by_op in samples.values() for op, v in by_op.items() if v))
-    fig = Figure(figsize=(max(3.6 * len(ops), 6.0), 4.4), layout="constrained")
-    axes = fig.subplots(1, max(len(ops), 1), sharey=True, squeeze=False)[0]
+    columns = min(max(len(ops), 1), PANELS_PER_ROW)
+    rows = max(1, math.ceil(len(ops) / PANELS_PER_ROW))
+    fig = Figure(figsize=(max(3.6 * columns, 6.0), 0.9 + 3.5 * rows), layout="constrained")
+    grid = fig.subplots(rows, columns, sharey=True, squeeze=False)
+    axes = [ax for row in grid for ax in row]
+    for unused in axes[max(len(ops), 1):]:
+        unused.remove()
     xs = [100.0 / (100.0 - p) for p in CURVE_PERCENTILES]
     handles = {}
     for ax, op in zip(axes, ops):
@@ -96,8 +103,10 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     if not ops:
         axes[0].text(0.5, 0.5, "no samples", ha="center", va="center",
                      transform=axes[0].transAxes)
-    axes[0].set_ylabel(ylabel)
-    _model_axis(axes[-1], time_scale, "y", "model ms")
+    used = axes[:max(len(ops), 1)]
+    for start in range(0, len(used), columns):
+        used[start].set_ylabel(ylabel)
+        _model_axis(used[min(start + columns, len(used)) - 1], time_scale, "y", "model ms")
     fig.suptitle(title)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
@@ -204,7 +213,7 @@ def timeline_figure(timeline: Timeline) -> Figure:
                 edgecolor="#e03131" if bar.proving else colour,
                 linewidth=2.5 if bar.proving else 0.5,
                 hatch="//" if bar.type != "ok" else None)
-        if bar.proving or bar.op not in ("poll", "list"):
+        if bar.proving or (bar.op not in READS and not bar.lane.startswith("other ")):
             ax.annotate(bar.label, (bar.end_ms, y), xytext=(4, 9 if bar.proving else -11),
                         textcoords="offset points", fontsize=8,
                         fontweight="bold" if bar.proving else "normal",

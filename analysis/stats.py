@@ -137,16 +137,26 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
 
 
 def span_s(records: Sequence[Mapping[str, Any]]) -> float:
-    """Wall seconds from the first invocation to the last completion under load (per host, the
-    longest), the denominator of a run's mean throughput."""
-    bounds: dict[Any, list[int]] = {}
+    """Wall seconds during which at least one operation was in flight under load (per host, the
+    longest): the denominator of a run's mean throughput.
+
+    The union of the operations' intervals rather than first-to-last, so that a folder holding
+    two runs' histories, or a pause, does not dilute the rate with idle time.
+    """
+    by_host: dict[Any, list[tuple[int, int]]] = defaultdict(list)
     for record in records:
-        if record.get("final"):
-            continue
-        low_high = bounds.setdefault(record.get("host"), [int(record["t0"]), int(record["t1"])])
-        low_high[0] = min(low_high[0], int(record["t0"]))
-        low_high[1] = max(low_high[1], int(record["t1"]))
-    return max(((high - low) / NS_PER_S for low, high in bounds.values()), default=0.0)
+        if not record.get("final"):
+            by_host[record.get("host")].append((int(record["t0"]), int(record["t1"])))
+    longest = 0
+    for intervals in by_host.values():
+        intervals.sort()
+        busy, start, end = 0, *intervals[0]
+        for t0, t1 in intervals[1:]:
+            if t0 > end:
+                busy, start = busy + end - start, t0
+            end = max(end, t1)
+        longest = max(longest, busy + end - start)
+    return longest / NS_PER_S
 
 
 def time_scale(meta: Mapping[str, Any]) -> float:

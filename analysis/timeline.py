@@ -8,13 +8,15 @@ into lanes of bars; ``analysis.plots.timeline_figure`` draws them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from analysis.stats import NS_PER_MS
 
 WRITES = frozenset({"create", "answer", "candidate", "leave"})
+READS = frozenset({"poll", "list"})
+MAX_LANES = 8
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,26 @@ def lane_names(clients: Iterable[str]) -> dict[str, str]:
     return short
 
 
+def lanes_for(records: Sequence[Mapping[str, Any]], proving: set[tuple[Any, ...]]) -> dict[str, str]:
+    """The lane of each client: its own, while there are at most ``MAX_LANES`` clients.
+
+    Beyond that, only the peers that poll and the clients that took part in the proof keep
+    their own; the rest (the many one-shot clients that trickle candidates) share one lane per
+    side, since they are context rather than evidence.
+    """
+    own = {str(r.get("client")) for r in records}
+    if len(own) > MAX_LANES:
+        own = {str(r.get("client")) for r in records
+               if _key(r) in proving or (r.get("op") in READS and not r.get("final"))}
+    names = lane_names(c for c in (str(r.get("client")) for r in records) if c in own)
+    lanes = {}
+    for record in records:
+        client = str(record.get("client"))
+        if client not in lanes:
+            lanes[client] = names.get(client) or f"other {record.get('side') or 'client'} writes"
+    return lanes
+
+
 def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str, Any],
                      store: str, time_scale: float = 1.0) -> Timeline:
     """The timeline of ``example``'s session, its proving operations marked.
@@ -83,15 +105,15 @@ def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str,
     example itself, so nothing the checker cites goes missing from the picture.
     """
     session = example.get("session")
-    proving = {_key(op): op for op in example.get("ops", [])}
+    proving = {_key(op) for op in example.get("ops", [])}
     chosen = [r for r in records if r.get("session") == session]
     seen = {_key(r) for r in chosen}
-    chosen += [op for key, op in proving.items() if key not in seen]
+    chosen += [op for op in example.get("ops", []) if _key(op) not in seen]
     chosen.sort(key=lambda r: (int(r["t0"]), int(r["t1"])))
     origin: dict[Any, int] = {}
     for record in chosen:
         origin.setdefault(record.get("host"), int(record["t0"]))
-    lanes = lane_names(str(r.get("client")) for r in chosen)
+    lanes = lanes_for(chosen, proving)
     bars = [
         Bar(lane=lanes[str(r.get("client"))], op=str(r.get("op")),
             start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
@@ -99,7 +121,8 @@ def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str,
             type=str(r.get("type")), label=describe_op(r), proving=_key(r) in proving)
         for r in chosen
     ]
+    order = list(dict.fromkeys(lanes.values()))
+    order.sort(key=lambda lane: lane.startswith("other "))
     return Timeline(store=store, anomaly=str(example.get("type")), session=str(session),
-                    explanation=str(example.get("explanation", "")),
-                    lanes=list(dict.fromkeys(lanes.values())), bars=bars,
+                    explanation=str(example.get("explanation", "")), lanes=order, bars=bars,
                     time_scale=time_scale)

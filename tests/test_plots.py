@@ -70,7 +70,17 @@ def test_throughput_places_each_host_on_its_own_clock() -> None:
     assert series.start_s == [0.0, 1.0]
     assert series.ok == [2.0, 1.0]
     assert series.errors == [0.0, 1.0]
-    assert stats.span_s(records) == pytest.approx(1.0, abs=1e-6)
+    assert stats.span_s(records) == pytest.approx(20e-9), "two 10 ns operations per host"
+
+
+def test_span_counts_only_time_with_operations_in_flight() -> None:
+    second = stats.NS_PER_S
+    records = [{"host": "a", "t0": 0, "t1": 2 * second},
+               {"host": "a", "t0": 1 * second, "t1": 3 * second},
+               {"host": "a", "t0": 100 * second, "t1": 101 * second},
+               {"host": "a", "t0": 0, "t1": 500 * second, "final": True}]
+    assert stats.span_s(records) == pytest.approx(4.0)
+    assert stats.span_s([]) == 0.0
 
 
 def test_nice_bucket_is_round_and_gives_about_fifty_buckets() -> None:
