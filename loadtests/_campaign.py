@@ -122,8 +122,12 @@ def analyse(settings: CampaignSettings) -> int:
 
 
 def run_campaign(settings: CampaignSettings) -> int:
-    settings.output.mkdir(parents=True, exist_ok=True)
     targets = settings.targets
+    taken = [settings.output / t for t in targets if (settings.output / t).exists()]
+    if taken:
+        # Mixing two runs' histories in one folder would make the checker judge both at once.
+        raise RuntimeError(f"{taken[0]} already holds a run: choose another --output")
+    settings.output.mkdir(parents=True, exist_ok=True)
     try:
         for number, target in enumerate(targets, 1):
             run_target(settings, target, f"{target} {number}/{len(targets)}")

@@ -29,6 +29,7 @@ STORE_ERROR_STATUS: dict[type[StoreError], int] = {
     AnswerConflict: 409,
     CandidateLimit: 413,
     StoreUnavailable: 500,
+    StoreError: 500,
 }
 
 
@@ -44,7 +45,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except BadRequest as error:
         return _error(400, str(error))
     except StoreError as error:
-        return _error(STORE_ERROR_STATUS[type(error)], str(error))
+        status = next(STORE_ERROR_STATUS[kind] for kind in type(error).__mro__
+                      if kind in STORE_ERROR_STATUS)
+        return _error(status, str(error))
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[SETTINGS].max_body
         return _error(413, f"request body is larger than {limit} bytes")

@@ -71,6 +71,9 @@ class StoreError(Exception):
 class SessionNotFound(StoreError):
     """Unknown, expired, or another origin's code: all look alike (404, never 403)."""
 
+    def __init__(self, code: str) -> None:
+        super().__init__(f"session {code!r} not found")
+
 
 class CodeInUse(StoreError):
     """A client-chosen code that an existing session already holds (409)."""
@@ -82,6 +85,9 @@ class AnswerConflict(StoreError):
 
 class CandidateLimit(StoreError):
     """The side already holds the maximum number of candidates (413); nothing appended."""
+
+    def __init__(self, code: str, side: Side, limit: int) -> None:
+        super().__init__(f"the {side} side of session {code!r} already holds {limit} candidates")
 
 
 class StoreUnavailable(StoreError):

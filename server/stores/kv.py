@@ -90,7 +90,7 @@ class KvStore:
         data: dict[str, Any] | None = json.loads(raw) if raw is not None else None
         now = now_ms(self._clock)
         if data is None or data["origin"] != caller.origin or data["expiresAt"] <= now:
-            raise SessionNotFound(f"session {code!r} not found")
+            raise SessionNotFound(code)
         return data
 
     async def _update(self, edge: Edge, caller: Caller, code: str, **fields: Any) -> None:
@@ -139,10 +139,7 @@ class KvStore:
         session = await self._read(edge, caller, code)
         field = _CANDIDATE_FIELD[side]
         if len(session[field]) >= self._limits.max_candidates:
-            raise CandidateLimit(
-                f"the {side} side of session {code!r} already holds "
-                f"{self._limits.max_candidates} candidates"
-            )
+            raise CandidateLimit(code, side, self._limits.max_candidates)
         await self._update(edge, caller, code, **{field: [*session[field], candidate]})
 
     async def _open_sessions(self, edge: Edge, index_key: str) -> list[Session]:

@@ -85,10 +85,7 @@ class RmwStore(SqliteStore):
         session = await self.get(caller, code)
         current = session.offer_candidates if side is Side.OFFERER else session.answer_candidates
         if len(current) >= self._limits.max_candidates:
-            raise CandidateLimit(
-                f"the {side} side of session {code!r} already holds "
-                f"{self._limits.max_candidates} candidates"
-            )
+            raise CandidateLimit(code, side, self._limits.max_candidates)
         await self._clock.sleep(self.gap)
         await self._write_list(code, side, [*current, candidate])
 

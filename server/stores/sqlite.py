@@ -180,9 +180,12 @@ class SqliteStore:
         (the WAL is written before COMMIT returns); only a power cut can lose the last commits.
         """
         try:
-            writer = await _connect(path, query_only=False)
+            # Checked synchronously first: aiosqlite's worker thread outlives a failed connect
+            # and prints a traceback once the loop has closed.
+            sqlite3.connect(path).close()
         except sqlite3.Error as error:
             raise StartupError(f"cannot open database {path}: {error}") from None
+        writer = await _connect(path, query_only=False)
         try:
             mode = await writer.execute_fetchall("PRAGMA journal_mode = WAL")
             if mode[0][0] != "wal":
@@ -227,7 +230,7 @@ class SqliteStore:
             _SELECT_SESSION, {"code": code, "origin": caller.origin, "now": self._now()}
         ))
         if not rows:
-            raise SessionNotFound(f"session {code!r} not found")
+            raise SessionNotFound(code)
         return _session_from_row(rows[0])
 
     async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
@@ -254,10 +257,7 @@ class SqliteStore:
         if appended:
             return
         await self.get(caller, code)  # raises SessionNotFound
-        raise CandidateLimit(
-            f"the {side} side of session {code!r} already holds "
-            f"{self._limits.max_candidates} candidates"
-        )
+        raise CandidateLimit(code, side, self._limits.max_candidates)
 
     async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
         rows = await self._read(
@@ -281,7 +281,7 @@ class SqliteStore:
             _DELETE_SESSION, {"code": code, "origin": caller.origin, "now": self._now()}
         )
         if not deleted:
-            raise SessionNotFound(f"session {code!r} not found")
+            raise SessionNotFound(code)
 
     async def sweep_expired(self) -> int:
         """Delete in small batches, yielding between them, so requests never wait long."""
