@@ -126,9 +126,17 @@ def flicker(records: Records, rng: random.Random) -> Injected | None:
 
 
 def reorder(records: Records, rng: random.Random) -> Injected | None:
-    """A poll returns the last two candidates of a list swapped."""
-    read = _pick(rng, [r for r in records if r["op"] == "poll" and r["type"] == "ok"
-                       and len(set(r["read"]["candidates"])) >= 2])
+    """A poll returns the last two candidates of a list swapped (where another read of the list
+    holds both, so that the two reads contradict each other)."""
+    polls = [r for r in records if r["op"] == "poll" and r["type"] == "ok"]
+    holding: dict[tuple[str, str, str, str], int] = {}
+    for read in polls:
+        shown = read["read"]["candidates"]
+        for pair in set(zip(shown, shown[1:])):
+            key = (read["session"], read["side"]) + pair
+            holding[key] = holding.get(key, 0) + 1
+    read = _pick(rng, [r for r in polls if len(set(r["read"]["candidates"])) >= 2
+                       and holding[(r["session"], r["side"]) + tuple(r["read"]["candidates"][-2:])] > 1])
     if read is None:
         return None
     shown = read["read"]["candidates"]

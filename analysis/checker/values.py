@@ -33,20 +33,20 @@ def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> N
             written[record.get("value")] += 1
     states = obj.states
     phantoms = set().union(*states).difference(written)
-    duplicates: set[Any] = set()
-    for state in states:
+    duplicates: dict[Any, dict[tuple[Any, ...], list[int]]] = {}
+    for state, reads in states.items():
         if len(state) > 1 and len(set(state)) < len(state):
             for value, times in Counter(state).items():
                 if times > max(1, written[value]):
-                    duplicates.add(value)
+                    duplicates.setdefault(value, {})[state] = reads
     for value in phantoms:
         read = _first_read_showing(value, states, records)
         aborted = failed.get(value)
         proof = [read] if aborted is None else [aborted, read]
         ctx.findings.add("phantom", session.code, proof,
                          lambda v=value, r=read, a=aborted: _phantom_words(obj, v, r, a, ctx))
-    for value in duplicates:
-        read = _first_read_showing(value, states, records)
+    for value, holding in duplicates.items():
+        read = _first_read_showing(value, holding, records)
         writes = [i for i in obj.writes if records[i].get("value") == value]
         ctx.findings.add("duplicate", session.code, writes + [read],
                          lambda v=value, r=read, n=len(writes): _duplicate_words(obj, v, r, n, ctx))

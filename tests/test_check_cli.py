@@ -1,0 +1,126 @@
+"""``python -m analysis check`` run as a subprocess on the checked-in histories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from analysis.checker import ANOMALY_TYPES
+
+DATA = Path(__file__).parent / "data" / "checker"
+REPO = Path(__file__).parent.parent
+
+
+def check(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "analysis", "check", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def comparison(tmp_path: Path, **backends: str) -> Path:
+    """A comparison folder holding one copied case per backend."""
+    for backend, case in backends.items():
+        folder = Path(shutil.copytree(DATA / case, tmp_path / backend))
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps({**meta, "backend": backend,
+                                                      "run": f"run-{backend}"}))
+    return tmp_path
+
+
+def test_a_lost_write_is_explained_and_exits_1() -> None:
+    done = check(DATA / "lost-candidate")
+    assert done.returncode == 1, done.stderr
+    out = done.stdout
+    assert "run lost-candidate (backend handwritten)" in out
+    assert "checked 5 operations in 1 sessions (0 unverifiable" in out
+    assert "  lost-candidate             1         1\n" in out
+    assert "  stale-read                 0         0\n" in out
+    assert "candidate x7f of the offerer's list, written by offerer client h/1/u1/offerer," in out
+    assert "last read that held it: none" in out
+    assert "verdict: anomalies found" in out
+    assert out.rstrip().endswith("overall: anomalies found")
+
+
+def test_a_consistent_run_exits_0() -> None:
+    done = check(DATA / "stale-read.near-concurrent-read")
+    assert done.returncode == 0, done.stderr
+    assert "verdict: consistent" in done.stdout
+    assert "visibility lag (ms): 2 writes, p50 0.0, p90 0.0, p95 0.0, p99 0.0, max 0.0" in done.stdout
+
+
+def test_json_has_the_documented_shape(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "check.json"
+    done = check(DATA / "conflicting-answers", DATA / "lost-candidate.near-indeterminate-absent",
+                 "--json", out)
+    assert done.returncode == 1
+    document = json.loads(out.read_text())
+    assert document["format"] == 1
+    assert document["verdict"] == "anomalies found"
+    assert document["gates"] == []
+    first, second = document["runs"]
+    assert set(first) >= {"run", "path", "backend", "meta", "operations", "sessions",
+                          "unverifiable", "verdict", "anomalies", "lag_ms"}
+    assert list(first["anomalies"]) == list(ANOMALY_TYPES)
+    assert first["anomalies"]["conflicting-answers"]["count"] == 1
+    assert first["anomalies"]["lost-answer"] == {
+        "count": 1, "sessions": 1, "examples": first["anomalies"]["lost-answer"]["examples"]}
+    example = first["anomalies"]["conflicting-answers"]["examples"][0]
+    assert example["session"] == "s1"
+    assert [(op["value"], op["file"], op["line"]) for op in example["ops"]] == [
+        ("a1", "history/h-1.jsonl", 2), ("a2", "history/h-1.jsonl", 3)]
+    assert second["verdict"] == "consistent"
+    assert all(found["count"] == 0 for found in second["anomalies"].values())
+    assert set(second["lag_ms"]) == {"count", "p50", "p90", "p95", "p99", "max"}
+
+
+def test_gates_per_backend_pass_in_both_directions(tmp_path: Path) -> None:
+    folder = comparison(tmp_path, sqlite="lost-candidate.near-indeterminate-absent",
+                        kv="lost-candidate")
+    out = tmp_path / "check.json"
+    done = check(folder, "--expect", "sqlite=consistent", "--expect", "kv=anomalies",
+                 "--json", out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "run-kv (backend kv) expected anomalies: passed" in done.stdout
+    gates = json.loads(out.read_text())["gates"]
+    assert gates == [
+        {"run": "run-sqlite", "backend": "sqlite", "expect": "consistent", "passed": True},
+        {"run": "run-kv", "backend": "kv", "expect": "anomalies", "passed": True},
+    ]
+
+
+def test_a_failed_gate_exits_1(tmp_path: Path) -> None:
+    folder = comparison(tmp_path, sqlite="stale-read", kv="lost-candidate")
+    done = check(folder, "--expect", "sqlite=consistent", "--expect", "kv=anomalies")
+    assert done.returncode == 1
+    assert "run-sqlite (backend sqlite) expected consistent: FAILED" in done.stdout
+    # A harness that finds nothing in a baseline known to lose writes fails its gate too.
+    folder = comparison(tmp_path / "toothless", kv="stale-read.near-concurrent-read")
+    assert check(folder, "--expect", "kv=anomalies").returncode == 1
+
+
+def test_a_bare_expect_applies_to_every_run() -> None:
+    near_misses = [DATA / name for name in ("phantom.near-indeterminate-visible",
+                                            "duplicate.near-written-twice")]
+    assert check(*near_misses, "--expect", "consistent").returncode == 0
+    assert check(*near_misses, DATA / "phantom", "--expect", "consistent").returncode == 1
+
+
+def test_the_whole_data_folder_checks_as_a_comparison() -> None:
+    done = check(DATA)
+    assert done.returncode == 1
+    assert done.stdout.count("\nrun ") + done.stdout.startswith("run ") == len(
+        [path for path in DATA.iterdir() if (path / "meta.json").exists()])
+
+
+def test_input_that_cannot_be_checked_exits_2(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(DATA / "lost-candidate", tmp_path / "broken"))
+    with (folder / "history" / "h-1.jsonl").open("a") as history:
+        history.write('{"op": "poll", "t0": \n')
+    done = check(folder)
+    assert done.returncode == 2
+    assert "history/h-1.jsonl:6: not valid JSON" in done.stderr
+    assert check(tmp_path / "nowhere").returncode == 2
+    assert check(DATA / "lost-candidate", "--expect", "mystery=consistent").returncode == 2
+    assert check(DATA / "lost-candidate", "--expect", "perhaps").returncode == 2
