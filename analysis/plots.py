@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles
-from analysis.timeline import READS, Timeline
+from analysis.timeline import READS, Bar, Timeline
 
 STORE_COLOURS = {"sqlite": "#2b8a3e", "rmw": "#e67700", "kv": "#c92a2a"}
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
@@ -30,6 +30,13 @@ LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
 TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
 SMALLEST_MS = 1e-3
 PANELS_PER_ROW = 3
+#: Operations labelled in a timeline even when they prove nothing: what the session is about.
+LABELLED_CONTEXT = frozenset({"create", "answer"})
+
+
+def short_number(value: float) -> str:
+    """A bar label: whole numbers from 10 up (2863, not 2.86e+03), three figures below."""
+    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3g}"
 
 
 def store_colours(stores: Sequence[str]) -> dict[str, str]:
@@ -49,13 +56,17 @@ def _plain_log_y(axis) -> None:
     axis.yaxis.set_minor_formatter(SPARSE)
 
 
-def _model_axis(ax, time_scale: float, which: str, label: str) -> None:
-    """Add a second axis in model units when wall and model time differ."""
+def _model_axis(ax, time_scale: float, which: str, label: str, bins: int | None = None) -> None:
+    """Add a second axis in model units when wall and model time differ (with at most about
+    ``bins`` ticks, for a narrow panel)."""
     if time_scale == 1.0:
         return
     functions = (lambda wall: wall / time_scale, lambda model: model * time_scale)
     if which == "x":
-        ax.secondary_xaxis("top", functions=functions).set_xlabel(label)
+        second = ax.secondary_xaxis("top", functions=functions)
+        second.set_xlabel(label)
+        if bins:
+            second.xaxis.set_major_locator(MaxNLocator(nbins=bins))
     else:
         second = ax.secondary_yaxis("right", functions=functions)
         second.set_ylabel(label)
@@ -138,7 +149,7 @@ def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0)
 
 
 def _grouped_bars(ax, groups: Sequence[str], values: Mapping[str, Sequence[float]],
-                  colours: Mapping[str, str], fmt: str,
+                  colours: Mapping[str, str], fmt: Callable[[float], str],
                   names: Mapping[str, str] | None = None, label_zeros: bool = True) -> None:
     """One bar series per store across ``groups``, labelled with their values; ``names`` gives
     each store's legend entry (default: the store)."""
@@ -147,8 +158,8 @@ def _grouped_bars(ax, groups: Sequence[str], values: Mapping[str, Sequence[float
         positions = [g + (index - (len(values) - 1) / 2) * width for g in range(len(groups))]
         bars = ax.bar(positions, heights, width, label=(names or {}).get(store, store),
                       color=colours[store])
-        labels = [fmt.format(h) if h == h and (h or label_zeros) else "" for h in heights]
-        ax.bar_label(bars, labels=labels, padding=2, fontsize=8)
+        labels = [fmt(h) if h == h and (h or label_zeros) else "" for h in heights]
+        ax.bar_label(bars, labels=labels, padding=2, fontsize=7)
     ax.set_xticks(range(len(groups)), groups)
 
 
@@ -159,7 +170,7 @@ def anomalies_figure(counts: Mapping[str, Mapping[str, int]]) -> Figure:
     fig = Figure(figsize=(max(1.1 * len(types), 6.0), 4.6), layout="constrained")
     ax = fig.subplots()
     _grouped_bars(ax, types, {store: [float(c.get(t, 0)) for t in types]
-                              for store, c in counts.items()}, colours, "{:.0f}",
+                              for store, c in counts.items()}, colours, "{:.0f}".format,
                   {store: f"{store}: {sum(c.values())} in all" for store, c in counts.items()},
                   label_zeros=False)
     ax.tick_params(axis="x", labelrotation=30)
@@ -180,7 +191,7 @@ def lag_figure(lags: Mapping[str, Mapping[str, float | None]], time_scale: float
     ax = fig.subplots()
     heights = {store: [float("nan") if lag.get(p) is None else float(lag[p])
                        for p in LAG_POINTS] for store, lag in lags.items()}
-    _grouped_bars(ax, list(LAG_POINTS), heights, colours, "{:.3g}")
+    _grouped_bars(ax, list(LAG_POINTS), heights, colours, short_number)
     # A linear axis: a lag of 0 (visible at once) is what a consistent store should show, and
     # the bars' labels give the small values that a linear axis cannot.
     highest = max([h for values in heights.values() for h in values if h == h] + [1.0])
@@ -193,18 +204,21 @@ def lag_figure(lags: Mapping[str, Mapping[str, float | None]], time_scale: float
     return fig
 
 
-def timeline_figure(timeline: Timeline) -> Figure:
-    """A session's operations per client as bars in time, the proving ones outlined and named.
+def time_windows(bars: Sequence[Bar]) -> list[tuple[float, float]]:
+    """The stretches of time to draw: the whole session, or the load and the final reads apart
+    when the idle settle time between them would squeeze the load to a sliver."""
+    start = min((bar.start_ms for bar in bars), default=0.0)
+    end = max([bar.end_ms for bar in bars] + [start + 1.0])
+    live = [bar.end_ms for bar in bars if not bar.final]
+    final = [bar.start_ms for bar in bars if bar.final]
+    if live and final and min(final) - max(live) > 0.3 * (end - start):
+        return [(start, max(live)), (min(final), end)]
+    return [(start, end)]
 
-    Writes and proving operations carry a label (the token written, or what a poll read); the
-    moments proving writes were acknowledged are drawn as dashed lines, so "a read that began
-    after the acknowledgement and did not show it" can be seen rather than taken on trust.
-    """
-    fig = Figure(figsize=(11.0, 1.9 + 0.55 * len(timeline.lanes)), layout="constrained")
-    ax = fig.subplots()
+
+def _draw_session(ax, timeline: Timeline, shortest: float) -> None:
+    """Every bar, label and acknowledgement line of ``timeline`` on ``ax`` (limits set later)."""
     rows = {lane: index for index, lane in enumerate(timeline.lanes)}
-    span = max([bar.end_ms for bar in timeline.bars] + [1.0])
-    shortest = span * 0.004
     for bar in timeline.bars:
         y = rows[bar.lane]
         colour = OP_COLOURS.get(bar.op, "#343a40")
@@ -213,27 +227,56 @@ def timeline_figure(timeline: Timeline) -> Figure:
                 edgecolor="#e03131" if bar.proving else colour,
                 linewidth=2.5 if bar.proving else 0.5,
                 hatch="//" if bar.type != "ok" else None)
-        if bar.proving or (bar.op not in READS and not bar.lane.startswith("other ")):
+        if bar.proving or (bar.op in LABELLED_CONTEXT and not bar.lane.startswith("other ")):
             ax.annotate(bar.label, (bar.end_ms, y), xytext=(4, 9 if bar.proving else -11),
-                        textcoords="offset points", fontsize=8,
+                        textcoords="offset points", fontsize=8, annotation_clip=True,
+                        in_layout=False,
                         fontweight="bold" if bar.proving else "normal",
                         color="#c92a2a" if bar.proving else "#343a40")
-        if bar.proving and bar.op not in ("poll", "list") and bar.type == "ok":
+        if bar.proving and bar.op not in READS and bar.type == "ok":
             ax.axvline(bar.end_ms, color="#e03131", linestyle="--", linewidth=1)
             ax.annotate(f"{bar.label} acknowledged", (bar.end_ms, -0.65), xytext=(3, 0),
-                        textcoords="offset points", fontsize=7, color="#c92a2a", va="center")
-    ax.set_yticks(range(len(timeline.lanes)), timeline.lanes)
-    ax.set_ylim(len(timeline.lanes) - 0.4, -0.8)
-    ax.set_xlim(-span * 0.02, span * 1.18)
-    ax.set_xlabel("wall ms since the session's first operation")
-    _model_axis(ax, timeline.time_scale, "x", "model ms")
-    ax.grid(True, axis="x", alpha=0.3)
+                        textcoords="offset points", fontsize=7, color="#c92a2a", va="center",
+                        annotation_clip=True, in_layout=False)
+
+
+def timeline_figure(timeline: Timeline) -> Figure:
+    """A session's operations per client as bars in time, the proving ones outlined and named.
+
+    Proving operations carry a label (the token written, or what a poll read), and so do the
+    session's creates and answers; the moments proving writes were acknowledged are dashed
+    lines, so "a read that began after the acknowledgement and did not show it" can be seen
+    rather than taken on trust. When the final reads come long after the load (the settle
+    time), they get a panel of their own on the right, so the load is not squeezed to a sliver.
+    """
+    windows = time_windows(timeline.bars)
+    load = windows[0][1] - windows[0][0] or 1.0
+    fig = Figure(figsize=(11.0, 2.1 + 0.55 * len(timeline.lanes)), layout="constrained")
+    fig.get_layout_engine().set(rect=(0.0, 0.0, 0.97, 1.0))  # room for the last bar's label
+    ratios = [4.0, 2.2][:len(windows)]
+    axes = fig.subplots(1, len(windows), sharey=True, squeeze=False, width_ratios=ratios)[0]
+    for ax, ratio, (start, end) in zip(axes, ratios, windows):
+        _draw_session(ax, timeline, load * 0.004)
+        width = load * 1.15 if ax is axes[0] else max((end - start) * 1.3, load * ratio / 4.0)
+        ax.set_xlim(start - width * 0.04, start - width * 0.04 + width)
+        ax.set_xlabel("wall ms since the session's first operation")
+        bins = None if ax is axes[0] else 3
+        if bins:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=bins))
+        _model_axis(ax, timeline.time_scale, "x", "model ms", bins)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(timeline.lanes)), timeline.lanes)
+    axes[0].set_ylim(len(timeline.lanes) - 0.4, -0.8)
+    if len(axes) > 1:
+        axes[0].set_title("under load", loc="right", fontsize=9)
+        axes[1].set_title("final reads, after settling", loc="left", fontsize=9)
+        axes[1].set_xlabel("wall ms")
     present = list(dict.fromkeys(bar.op for bar in timeline.bars))
     legend = [Patch(color=OP_COLOURS.get(op, "#343a40"), alpha=0.6, label=op) for op in present]
     legend.append(Patch(facecolor="white", edgecolor="#e03131", linewidth=2.5,
                         label="proves the anomaly"))
-    ax.legend(handles=legend, loc="lower right", fontsize=8, ncols=len(legend))
+    fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncols=len(legend))
     explanation = textwrap.fill(timeline.explanation, 130)
-    ax.set_title(f"{timeline.store}: {timeline.anomaly} in session {timeline.session}\n"
-                 f"{explanation}", loc="left", fontsize=10)
+    fig.suptitle(f"{timeline.store}: {timeline.anomaly} in session {timeline.session}\n"
+                 f"{explanation}", x=0.01, ha="left", fontsize=10)
     return fig

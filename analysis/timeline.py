@@ -17,6 +17,8 @@ from analysis.stats import NS_PER_MS
 WRITES = frozenset({"create", "answer", "candidate", "leave"})
 READS = frozenset({"poll", "list"})
 MAX_LANES = 8
+SHORT_TOKEN = 6
+SHORT_LIST = 4
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Bar:
     type: str
     label: str
     proving: bool
+    final: bool = False
 
 
 @dataclass
@@ -48,21 +51,34 @@ def _key(record: Mapping[str, Any]) -> tuple[Any, ...]:
             int(record.get("t0", 0)), int(record.get("t1", 0)))
 
 
-def describe_op(record: Mapping[str, Any]) -> str:
-    """A few words for a bar: what was written, or what a poll read (tokens as recorded)."""
+def shorten(token: Any) -> str:
+    """A token as a figure shows it: its last characters, where tokens differ (a run's tokens
+    share a long prefix), so that a read of many of them still fits on one line."""
+    text = "null" if token is None else str(token)
+    return text if len(text) <= SHORT_TOKEN + 1 else "\u2026" + text[-SHORT_TOKEN:]
+
+
+def describe_op(record: Mapping[str, Any], short: bool = False) -> str:
+    """A few words for a bar or a table: what was written, or what a poll read.
+
+    ``short`` abbreviates tokens (:func:`shorten`) and lists of more than a few, for figures;
+    tables give them whole, so they can be searched for in the history.
+    """
+    token = shorten if short else (lambda value: "null" if value is None else str(value))
     op, kind = str(record.get("op")), record.get("type")
     outcome = "" if kind == "ok" else f" ({kind} {record.get('status') or ''})".replace(" )", ")")
     if op in WRITES:
-        return f"{op} {record.get('value') or ''}".strip() + outcome
+        value = record.get("value")
+        return (f"{op} {token(value)}" if value is not None else op) + outcome
     read = record.get("read")
     if not isinstance(read, Mapping):
         return op + outcome
-    parts = []
-    for name in ("answer", "offer"):
-        if name in read:
-            parts.append(f"{name}={read[name] if read[name] is not None else 'null'}")
+    parts = [f"{name}={token(read[name])}" for name in ("answer", "offer") if name in read]
     if "candidates" in read:
-        parts.append("[" + ",".join(map(str, read.get("candidates") or [])) + "]")
+        tokens = [token(t) for t in read.get("candidates") or []]
+        if short and len(tokens) > SHORT_LIST:
+            tokens = tokens[:SHORT_LIST] + [f"+{len(tokens) - SHORT_LIST} more"]
+        parts.append("[" + ",".join(tokens) + "]")
     final = " final" if record.get("final") else ""
     return f"{op}{final} " + " ".join(parts) + outcome
 
@@ -76,7 +92,8 @@ def lane_names(clients: Iterable[str]) -> dict[str, str]:
     return short
 
 
-def lanes_for(records: Sequence[Mapping[str, Any]], proving: set[tuple[Any, ...]]) -> dict[str, str]:
+def lanes_for(records: Sequence[Mapping[str, Any]],
+              proving: set[tuple[Any, ...]]) -> dict[str, str]:
     """The lane of each client: its own, while there are at most ``MAX_LANES`` clients.
 
     Beyond that, only the peers that poll and the clients that took part in the proof keep
@@ -118,7 +135,9 @@ def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str,
         Bar(lane=lanes[str(r.get("client"))], op=str(r.get("op")),
             start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
             end_ms=(int(r["t1"]) - origin[r.get("host")]) / NS_PER_MS,
-            type=str(r.get("type")), label=describe_op(r), proving=_key(r) in proving)
+            type=str(r.get("type")), label=describe_op(r, short=True),
+            proving=_key(r) in proving,
+            final=bool(r.get("final")))
         for r in chosen
     ]
     order = list(dict.fromkeys(lanes.values()))

@@ -15,7 +15,7 @@ from analysis import plots, stats
 from analysis.__main__ import main
 from analysis.campaign import Campaign, load_campaign
 from analysis.plot_cli import figures, nice_bucket
-from analysis.timeline import session_timeline
+from analysis.timeline import describe_op, session_timeline
 
 DATA = Path(__file__).parent / "data" / "plots"
 CHECK = json.loads((DATA / "check.json").read_text())
@@ -169,15 +169,38 @@ def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) ->
     assert sum(bar.proving for bar in timeline.bars) == len(example["ops"]) == 3
     assert timeline.lanes == ["u1/offerer", "u2/answerer", "u1/ice0", "u1/ice1"]
     fig = plots.timeline_figure(timeline)
-    (ax,) = fig.axes
-    assert len(ax.patches) == len(in_session)
-    outlined = [p for p in ax.patches if p.get_linewidth() == 2.5]
-    assert len(outlined) == 3
-    assert [t.get_text() for t in ax.get_yticklabels()] == timeline.lanes
-    assert "lost-candidate in session r1" in ax.get_title(loc="left")
-    labels = [t.get_text() for t in ax.texts]
-    assert "candidate cr1a" in labels and "poll final offer=or1 [cr1b]" in labels
-    assert ax.get_xlabel() == "wall ms since the session's first operation"
+    load, final = fig.axes  # the final reads, 800 ms after the load, get their own panel
+    assert load.get_xlim()[1] < 2000 < final.get_xlim()[0] + 100
+    for ax in (load, final):
+        assert len(ax.patches) == len(in_session)
+        outlined = [p for p in ax.patches if p.get_linewidth() == 2.5]
+        assert len(outlined) == 3
+    assert [t.get_text() for t in load.get_yticklabels()] == timeline.lanes
+    assert "lost-candidate in session r1" in fig.get_suptitle()
+    labels = [t.get_text() for t in load.texts]
+    assert "candidate cr1a" in labels and "candidate cr1a acknowledged" in labels
+    assert "poll final offer=or1 [cr1b]" in [t.get_text() for t in final.texts]
+    assert load.get_xlabel() == "wall ms since the session's first operation"
+
+
+def test_timeline_keeps_one_panel_without_a_long_settle() -> None:
+    records = [{"op": "candidate", "session": "s", "client": "h/1/u/offerer", "side": "offerer",
+                "t0": 0, "t1": 5_000_000, "host": "h", "type": "ok", "value": "c1"},
+               {"op": "poll", "session": "s", "client": "h/1/v/answerer", "side": "answerer",
+                "t0": 6_000_000, "t1": 7_000_000, "host": "h", "type": "ok", "final": True,
+                "read": {"offer": "o", "candidates": []}}]
+    timeline = session_timeline(records, {"type": "lost-candidate", "session": "s",
+                                          "ops": records}, "kv")
+    assert len(plots.timeline_figure(timeline).axes) == 1
+
+
+def test_figure_labels_shorten_long_tokens_and_lists() -> None:
+    read = {"offer": "6516700215880000026",
+            "candidates": [f"65167002158800000{n}" for n in range(10, 16)]}
+    label = describe_op({"op": "poll", "type": "ok", "read": read, "final": True}, short=True)
+    assert label == "poll final offer=\u2026000026 [\u2026000010,\u2026000011,\u2026000012," \
+                    "\u2026000013,+2 more]"
+    assert "6516700215880000026" in describe_op({"op": "poll", "type": "ok", "read": read})
 
 
 def test_timeline_draws_a_proving_operation_from_outside_the_session() -> None:
