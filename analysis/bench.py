@@ -22,35 +22,39 @@ from analysis.history import load_run
 
 # Operations per session besides polls (create, candidates, answer, finals, second answerers),
 # and extra operations per poll-per-client, in the simulator; measured, used to hit the target.
-FIXED_OPS, OPS_PER_POLL = 12.8, 2.15
+FIXED_OPS, OPS_PER_POLL = 12.9, 2.15
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.bench",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--operations", type=int, default=1_000_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="write the run folder here and keep it (default: a temp folder)")
     args = parser.parse_args(argv)
-    polls = max(1, round((args.operations / args.sessions - FIXED_OPS) / OPS_PER_POLL))
+    polls = max(1.0, (args.operations / args.sessions - FIXED_OPS) / OPS_PER_POLL)
     settings = SimSettings(polls=polls)
     with tempfile.TemporaryDirectory(prefix="checker-bench-") as scratch:
         folder = args.keep or Path(scratch) / "bench-run"
         started = time.perf_counter()
-        written = write_run(folder, meta_for("bench", settings), simulate(args.seed, args.sessions, settings))
+        batches = simulate(args.seed, args.sessions, settings)
+        written = write_run(folder, meta_for("bench", settings), batches)
         generated = time.perf_counter() - started
         print(f"generated {written} operations over {args.sessions} sessions in {generated:.1f} s "
               f"({folder})")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run = load_run(folder)
         loaded = time.perf_counter() - started
         result = check_run(run)
         total = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"loaded in {loaded:.2f} s, checked in {total - loaded:.2f} s: "
           f"{result.operations} operations, {result.sessions} sessions, verdict {result.verdict}")
-    print(f"load+check: {total:.2f} s, {result.operations / total:,.0f} operations/s; "
+    print(f"load+check: {total:.2f} s ({cpu:.2f} s of CPU), "
+          f"{result.operations / total:,.0f} operations/s; "
           f"peak memory (maxrss) {peak_mib:,.0f} MiB")
     return 0 if result.verdict == "consistent" else 1
 

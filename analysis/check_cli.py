@@ -18,8 +18,6 @@ from analysis.checker import check_run, to_json
 from analysis.checker.result import CONSISTENT, RunResult
 from analysis.history import HistoryError, find_runs, load_run
 
-log = logging.getLogger(__name__)
-
 EXIT_OK, EXIT_ANOMALIES, EXIT_UNCHECKABLE = 0, 1, 2
 
 

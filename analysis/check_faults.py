@@ -135,8 +135,9 @@ def reorder(records: Records, rng: random.Random) -> Injected | None:
         for pair in set(zip(shown, shown[1:])):
             key = (read["session"], read["side"]) + pair
             holding[key] = holding.get(key, 0) + 1
-    read = _pick(rng, [r for r in polls if len(set(r["read"]["candidates"])) >= 2
-                       and holding[(r["session"], r["side"]) + tuple(r["read"]["candidates"][-2:])] > 1])
+    read = _pick(rng, [
+        r for r in polls if len(set(r["read"]["candidates"])) >= 2
+        and holding[(r["session"], r["side"]) + tuple(r["read"]["candidates"][-2:])] > 1])
     if read is None:
         return None
     shown = read["read"]["candidates"]

@@ -27,8 +27,8 @@ HOST_CLOCKS = {"sim-a:boot1": 10**12, "sim-b:boot7": 7 * 10**12 + 123_456_789}
 class SimSettings:
     """Shape of the simulated load (defaults: a small, busy run)."""
 
-    polls: int = 8
-    """Polls per client during the load (the benchmark raises it to reach its size)."""
+    polls: float = 8
+    """Mean polls per client during the load (the benchmark raises it to reach its size)."""
     two_hosts: bool = False
     """Answerers on a second host whose monotonic clock is unrelated to the first's."""
     session_ttl_ms: int = 300_000
@@ -117,7 +117,7 @@ class _Session:
     def _offerer_timeline(self) -> int:
         rng, t = self.rng, self.start
         t = self._op(self.offerer, "create", None, t, value=f"o{self.tag}", certain=True)
-        steps = ["candidate"] * rng.randrange(2, 7) + ["poll"] * self.settings.polls
+        steps = ["candidate"] * rng.randrange(2, 7) + ["poll"] * self._polls()
         rng.shuffle(steps)
         for number, step in enumerate(steps):
             t += rng.randrange(0, 150) * MS
@@ -134,7 +134,7 @@ class _Session:
         t = self._op(client, "poll", "answerer", t)
         t = self._op(client, "answer", "answerer", t + MS, value=f"a{self.tag}n{which}")
         steps = (["candidate"] * rng.randrange(1, 7) if candidates else [])
-        steps += ["poll"] * self.settings.polls
+        steps += ["poll"] * self._polls()
         rng.shuffle(steps)
         for number, step in enumerate(steps):
             t += rng.randrange(0, 150) * MS
@@ -144,6 +144,10 @@ class _Session:
             else:
                 t = self._op(client, "poll", "answerer", t)
         return t
+
+    def _polls(self) -> int:
+        whole = int(self.settings.polls)
+        return whole + (self.rng.random() < self.settings.polls - whole)
 
     def _op(self, who: tuple[str, str], op: str, side: str | None, t0: int,
             value: str | None = None, final: bool = False, certain: bool = False) -> int:

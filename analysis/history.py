@@ -24,7 +24,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CHUNK_LINES = 4096
+CHUNK_BYTES = 1 << 20
 REQUIRED_FIELDS = frozenset({"op", "t0", "t1", "host", "type"})
 OPS = ("create", "answer", "candidate", "poll", "list", "leave")
 TYPES = ("ok", "fail", "info")
@@ -129,20 +129,24 @@ def load_run(path: Path | str) -> LoadedRun:
 
 def _parse_file(path: Path, name: str, shared: dict[str, str]
                 ) -> Iterator[tuple[list[dict[str, Any]], Sequence[int]]]:
-    """Yield (records, their line numbers) a chunk at a time; blank lines are skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError as error:
-        raise HistoryError(f"{name}: not UTF-8 text ({error})") from None
-    for start in range(0, len(lines), CHUNK_LINES):
-        chunk = lines[start:start + CHUNK_LINES]
-        numbers: Sequence[int] = range(start + 1, start + 1 + len(chunk))
-        if "" in chunk or any(line.isspace() for line in chunk):
-            kept = [(number, line) for number, line in zip(numbers, chunk) if line.strip()]
-            numbers = [number for number, _line in kept]
-            chunk = [line for _number, line in kept]
-        if chunk:
-            yield _parse_chunk(chunk, numbers, name, shared), numbers
+    """Yield (records, their line numbers) about a megabyte at a time; blank lines skipped."""
+    first = 1
+    with path.open("r", encoding="utf-8") as handle:
+        while True:
+            try:
+                chunk = handle.readlines(CHUNK_BYTES)
+            except UnicodeDecodeError as error:
+                raise HistoryError(f"{name}: not UTF-8 text ({error})") from None
+            if not chunk:
+                return
+            numbers: Sequence[int] = range(first, first + len(chunk))
+            first += len(chunk)
+            if any(line.isspace() for line in chunk):
+                kept = [(number, line) for number, line in zip(numbers, chunk) if line.strip()]
+                numbers = [number for number, _line in kept]
+                chunk = [line for _number, line in kept]
+            if chunk:
+                yield _parse_chunk(chunk, numbers, name, shared), numbers
 
 
 def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
@@ -176,10 +180,21 @@ def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
                 record["side"] = CANONICAL_SIDES[value]
             if record["t0"].__class__ is not int or record["t1"].__class__ is not int:
                 raise TypeError
+            # Tokens are dictionary keys in the checker, so they must be hashable (sharing
+            # them raises TypeError otherwise), and they repeat in every poll of a session.
+            value = record.get("value")
+            if value is not None:
+                record["value"] = share(value, value)
             if op == "poll" and kind == "ok":
-                value = record["read"]
-                if value.__class__ is not dict or value["candidates"].__class__ is not list:
+                read = record["read"]
+                value = read["candidates"]
+                if read.__class__ is not dict or value.__class__ is not list:
                     raise TypeError
+                read["candidates"] = list(map(share, value, value))
+                for key in ("answer", "offer"):
+                    value = read.get(key)
+                    if value is not None:
+                        read[key] = share(value, value)
     except (KeyError, TypeError):
         _raise_problem(records, numbers, name)
     return records
@@ -197,7 +212,8 @@ def _parse_line(line: str, number: int, name: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as error:
-        raise HistoryError(f"{name}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
+        raise HistoryError(
+            f"{name}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
 
 
 def record_problem(record: Any) -> str | None:
@@ -218,15 +234,24 @@ def record_problem(record: Any) -> str | None:
     if type(record["t0"]) is not int or type(record["t1"]) is not int:
         return "t0 and t1 must be integers (time.monotonic_ns())"
     if record["type"] == "ok" and record["op"] == "poll" and not _poll_read_ok(record.get("read")):
-        return "an ok poll needs read with a candidates list"
+        return ("an ok poll needs read: {\"candidates\": [tokens], \"answer\" or \"offer\": "
+                "token or null} (tokens are strings)")
     session = record.get("session")
     if session is not None and type(session) is not str:
         return "session must be a string or null"
+    if not _is_token(record.get("value")):
+        return "value must be a token (a string)"
     return None
 
 
 def _poll_read_ok(read: Any) -> bool:
-    return type(read) is dict and type(read.get("candidates")) is list
+    return (type(read) is dict and type(read.get("candidates")) is list
+            and all(_is_token(token) for token in read["candidates"])
+            and _is_token(read.get("answer")) and _is_token(read.get("offer")))
+
+
+def _is_token(value: Any) -> bool:
+    return not isinstance(value, (list, dict))
 
 
 @contextlib.contextmanager

@@ -28,7 +28,8 @@ def test_case_has_exactly_the_expected_anomalies(name: str) -> None:
     expect = expected(name)
     run = to_json([check_run(load_run(CASES / name))])["runs"][0]
     counts = {kind: run["anomalies"][kind]["count"] for kind in ANOMALY_TYPES}
-    assert counts == {kind: expect["anomalies"].get(kind, 0) for kind in ANOMALY_TYPES}, expect["why"]
+    wanted = {kind: expect["anomalies"].get(kind, 0) for kind in ANOMALY_TYPES}
+    assert counts == wanted, expect["why"]
     assert run["verdict"] == expect["verdict"]
     assert run["unverifiable"] == expect["unverifiable"]
     assert run["sessions"] == 1

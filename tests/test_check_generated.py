@@ -31,8 +31,10 @@ def without_origin(op: dict) -> dict:
     return {key: value for key, value in op.items() if key not in ("file", "line")}
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**31), two_hosts=st.booleans(), indeterminate=st.sampled_from([0.0, 0.05, 0.3]))
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31), two_hosts=st.booleans(),
+       indeterminate=st.sampled_from([0.0, 0.05, 0.3]))
 def test_a_correct_store_is_always_consistent(tmp_path_factory, seed: int, two_hosts: bool,
                                               indeterminate: float) -> None:
     sim = SimSettings(two_hosts=two_hosts, indeterminate=indeterminate, polls=6)

@@ -93,3 +93,25 @@ def test_find_runs_rejects_a_folder_without_runs(tmp_path: Path) -> None:
         find_runs([tmp_path])
     with pytest.raises(HistoryError, match="no such folder"):
         find_runs([tmp_path / "absent"])
+
+
+@pytest.mark.parametrize("line, complaint", [
+    ('{"op": "poll", "t0": 1, "t1": 2, "host": "h", "type": "ok", "read": {"candidates": [[1]]}}',
+     "an ok poll needs read"),
+    ('{"op": "poll", "t0": 1, "t1": 2, "host": "h", "type": "ok", '
+     '"read": {"answer": {"sdp": 1}, "candidates": []}}', "an ok poll needs read"),
+    ('{"op": "candidate", "t0": 1, "t1": 2, "host": "h", "type": "ok", "value": ["x"]}',
+     "value must be a token"),
+    ('{"op": "poll", "session": 7, "t0": 1, "t1": 2, "host": "h", "type": "info"}',
+     "session must be a string"),
+    ('{"op": "poll", "side": "both", "t0": 1, "t1": 2, "host": "h", "type": "info"}',
+     "unknown side"),
+])
+def test_values_the_checker_cannot_use_are_named(tmp_path: Path, line: str,
+                                                 complaint: str) -> None:
+    folder = copy_case(tmp_path)
+    with (folder / "history" / "h-1.jsonl").open("a") as history:
+        history.write(line + "\n")
+    with pytest.raises(HistoryError, match=r"history/h-1\.jsonl:6: ") as error:
+        load_run(folder)
+    assert complaint in str(error.value)

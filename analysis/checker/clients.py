@@ -20,7 +20,7 @@ from typing import Any
 
 from analysis.checker import explain
 from analysis.checker.context import Context
-from analysis.checker.model import ObjectHistory, SessionHistory
+from analysis.checker.model import ObjectHistory, SessionHistory, first_acks
 
 
 def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
@@ -52,13 +52,7 @@ def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Con
 def check_cross_object(session: SessionHistory, ctx: Context) -> None:
     """Report offerer polls that show an answerer's candidates but not its earlier answer."""
     records = ctx.records
-    answered: dict[str, int] = {}
-    for index in session.answer.writes:
-        record = records[index]
-        if record["type"] == "ok":
-            best = answered.get(record.get("client"))
-            if best is None or record["t1"] < records[best]["t1"]:
-                answered[record.get("client")] = index
+    answered = first_acks(session.answer.writes, records, "client")
     if not answered:
         return
     needs_answer: dict[Any, tuple[int, int]] = {}

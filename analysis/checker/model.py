@@ -126,6 +126,19 @@ def split_session(
     return session
 
 
+def first_acks(indices: list[int], records: list[dict[str, Any]], field: str) -> dict[Any, int]:
+    """Per value of ``field`` (``"client"``, ``"value"``), the write acknowledged first."""
+    first: dict[Any, int] = {}
+    for index in indices:
+        record = records[index]
+        if record["type"] == "ok":
+            key = record.get(field)
+            best = first.get(key)
+            if best is None or record["t1"] < records[best]["t1"]:
+                first[key] = index
+    return first
+
+
 def _add_read(states: dict[tuple[Any, ...], list[int]], state: tuple[Any, ...], index: int
               ) -> None:
     reads = states.get(state)

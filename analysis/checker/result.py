@@ -83,7 +83,7 @@ class Findings:
         explain: Callable[[], str],
         times: int = 1,
     ) -> None:
-        """Count ``times`` anomalies of ``kind`` in ``session``, proven by record indices ``ops``."""
+        """Count ``times`` anomalies of ``kind`` in ``session``, proven by records ``ops``."""
         tally = self.result.tallies[kind]
         tally.count += times
         tally.sessions.add(session)

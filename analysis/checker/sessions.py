@@ -15,19 +15,13 @@ from typing import Any
 
 from analysis.checker import explain
 from analysis.checker.context import Context
-from analysis.checker.model import ObjectHistory, SessionHistory
+from analysis.checker.model import ObjectHistory, SessionHistory, first_acks
 
 
 def check_conflicting_answers(session: SessionHistory, ctx: Context) -> None:
     """Report a session in which two different answers were both acknowledged."""
     records = ctx.records
-    first_ok: dict[Any, int] = {}
-    for index in session.answer.writes:
-        record = records[index]
-        if record["type"] == "ok":
-            best = first_ok.get(record.get("value"))
-            if best is None or record["t1"] < records[best]["t1"]:
-                first_ok[record.get("value")] = index
+    first_ok = first_acks(session.answer.writes, records, "value")
     if len(first_ok) < 2:
         return
     ops = sorted(first_ok.values(), key=lambda index: records[index]["t1"])

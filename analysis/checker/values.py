@@ -90,7 +90,8 @@ def _phantom_words(obj: ObjectHistory, value: Any, read: int, aborted: int | Non
     else:
         why = (f"its only write, by {explain.who(records[aborted])}, "
                f"{explain.outcome(records[aborted], ctx.clock)}")
-    return f"{explain.poll(records[read], ctx.clock)} shows {obj.describe(explain.token(value))}: {why}"
+    shown = obj.describe(explain.token(value))
+    return f"{explain.poll(records[read], ctx.clock)} shows {shown}: {why}"
 
 
 def _duplicate_words(obj: ObjectHistory, value: Any, read: int, writes: int,

@@ -45,7 +45,8 @@ class _Host:
         """token -> (t0, index) of the last read on this host that showed it."""
 
 
-def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bool, ctx: Context) -> None:
+def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bool,
+                     ctx: Context) -> None:
     """Find lost writes and stale or non-monotonic reads of one object; record the lags."""
     states = obj.states
     if not states:
