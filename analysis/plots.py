@@ -179,7 +179,7 @@ def anomalies_figure(counts: Mapping[str, Mapping[str, int]]) -> Figure:
     ax.set_xlabel("anomaly type")
     ax.set_ylim(bottom=0, top=max([1.0, *(max(c.values(), default=0) for c in counts.values())])
                 * 1.15)
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=max(len(ax.containers), 1))
     ax.set_title("Anomalies per store and type")
     return fig
 
@@ -199,7 +199,7 @@ def lag_figure(lags: Mapping[str, Mapping[str, float | None]], time_scale: float
     ax.set_ylabel("visibility lag, wall ms")
     ax.set_xlabel("percentile over writes")
     _model_axis(ax, time_scale, "y", "model ms")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=max(len(ax.containers), 1))
     ax.set_title("Visibility lag: from a write being known to it showing in the other side's polls")
     return fig
 

@@ -43,6 +43,10 @@ MEANINGS = {
     "phantom": "a read holds a value nobody wrote, or whose write certainly failed",
     "lost-session": "a session whose create was acknowledged answered 404 before its expiry: an "
                     "offer vanished",
+    "monotonic-writes": "a poll showed a client's later candidate without its earlier one: a "
+                        "peer receives candidates out of the order they were sent",
+    "cross-object-read": "one poll showed candidates from a client whose answer, written first, "
+                         "read null: a peer sees candidates for an answer it does not have",
 }
 
 

@@ -22,6 +22,9 @@ from analysis.report import plural
 TITLE = "Signaling consistency report"
 MARK = {True: "\u2714", False: "\u2718", None: "\u2022"}
 SCALED_OPS = ("client_ms", "server_ms")
+LOST_WORDS = ("Lost writes are the anomalies of the lost-* types: acknowledged writes that are "
+              "gone for good once the store has settled. The other types are writes seen late, "
+              "out of order or inconsistently; every type is explained below.")
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         parts.append(f"- {MARK[store['gate']['passed']]} {store_sentence(store)} "
                      f"Expectation: {store['gate']['message']}.")
     parts += ["", scale_sentence(scale), ""]
-    parts += [markdown_table(table) for table in comparison_tables(summary)]
+    parts += [markdown_table(table) for table in comparison_tables(summary)] + [LOST_WORDS, ""]
     for store in summary["stores"]:
         parts += [f"## {store['store']}", "", f"{store['store']}: {store['description']}.", ""]
         parts += [markdown_table(table) for table in store_tables(store, scale)]
@@ -342,7 +345,8 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
 <a href="#plots">plots</a> · <a href="#explanations">anomalies explained</a> ·
 <a href="#settings">settings</a></nav>
 <section id="stores"><h2>The stores compared</h2><ul>{stores}</ul>
-<div class="tables">{"".join(html_table(t) for t in comparison_tables(summary))}</div></section>
+<div class="tables">{"".join(html_table(t) for t in comparison_tables(summary))}</div>
+<p>{html.escape(LOST_WORDS)}</p></section>
 <section id="tables"><h2>Per store</h2>{tables}</section>
 <section id="plots"><h2>Plots</h2>{figures}</section>
 {_examples_html(summary)}
