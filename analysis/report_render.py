@@ -110,7 +110,7 @@ def store_tables(store: Mapping[str, Any], scale: float) -> list[Table]:
         ["operations checked", str(store["operations"])],
         ["sessions checked", str(store["sessions"])],
         ["unverifiable sessions", str(store["unverifiable"])],
-        [unit("time under load (operations in flight), s", scale), wall_model(duration, scale)],
+        [unit("time under load, s", scale), wall_model(duration, scale)],
         ["throughput, operations per wall s (per model s)" if scale != 1.0
          else "throughput, operations per s",
          number(throughput) + (f" ({number(throughput * scale)})"

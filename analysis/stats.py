@@ -136,21 +136,31 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     )
 
 
-def span_s(records: Sequence[Mapping[str, Any]]) -> float:
-    """Wall seconds during which at least one operation was in flight under load (per host, the
-    longest): the denominator of a run's mean throughput.
+def process_of(record: Mapping[str, Any]) -> str | None:
+    """The load-generating process of a record: the pid in ``<host>/<pid>/<user>/<role>``."""
+    parts = str(record.get("client") or "").split("/")
+    return parts[1] if len(parts) >= 4 else None
 
-    The union of the operations' intervals rather than first-to-last, so that a folder holding
-    two runs' histories, or a pause, does not dilute the rate with idle time.
+
+def span_s(records: Sequence[Mapping[str, Any]]) -> float:
+    """Wall seconds under load: the denominator of a run's mean throughput.
+
+    Each load-generating process was busy from its first invocation to its last completion
+    under load; the time under load is the union of those spans (per host, the longest). So
+    workers running side by side count once, and a folder holding two runs' histories, made
+    minutes apart, does not dilute the rate with the idle time between them.
     """
-    by_host: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    spans: dict[Any, dict[Any, list[int]]] = defaultdict(dict)
     for record in records:
-        if not record.get("final"):
-            by_host[record.get("host")].append((int(record["t0"]), int(record["t1"])))
+        if record.get("final"):
+            continue
+        t0, t1 = int(record["t0"]), int(record["t1"])
+        span = spans[record.get("host")].setdefault(process_of(record), [t0, t1])
+        span[0], span[1] = min(span[0], t0), max(span[1], t1)
     longest = 0
-    for intervals in by_host.values():
-        intervals.sort()
-        busy, start, end = 0, *intervals[0]
+    for by_process in spans.values():
+        intervals = sorted(by_process.values())
+        busy, (start, end) = 0, intervals[0]
         for t0, t1 in intervals[1:]:
             if t0 > end:
                 busy, start = busy + end - start, t0

@@ -70,16 +70,22 @@ def test_throughput_places_each_host_on_its_own_clock() -> None:
     assert series.start_s == [0.0, 1.0]
     assert series.ok == [2.0, 1.0]
     assert series.errors == [0.0, 1.0]
-    assert stats.span_s(records) == pytest.approx(20e-9), "two 10 ns operations per host"
+    assert stats.span_s(records) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_span_counts_only_time_with_operations_in_flight() -> None:
+def test_time_under_load_is_the_union_of_the_processes_spans() -> None:
     second = stats.NS_PER_S
-    records = [{"host": "a", "t0": 0, "t1": 2 * second},
-               {"host": "a", "t0": 1 * second, "t1": 3 * second},
-               {"host": "a", "t0": 100 * second, "t1": 101 * second},
-               {"host": "a", "t0": 0, "t1": 500 * second, "final": True}]
-    assert stats.span_s(records) == pytest.approx(4.0)
+
+    def op(pid: int, t0: float, t1: float, **extra: object) -> dict[str, object]:
+        return {"host": "a", "client": f"a/{pid}/u1/offerer", "t0": int(t0 * second),
+                "t1": int(t1 * second), **extra}
+
+    sparse = [op(1, 0, 0.01), op(1, 1, 1.01), op(1, 2, 2.01)]  # one user, idle between polls
+    assert stats.span_s(sparse) == pytest.approx(2.01)
+    side_by_side = sparse + [op(2, 0.5, 2.5)]
+    assert stats.span_s(side_by_side) == pytest.approx(2.5)
+    two_runs = sparse + [op(3, 100, 101), op(3, 100, 103, final=True)]
+    assert stats.span_s(two_runs) == pytest.approx(3.01)
     assert stats.span_s([]) == 0.0
 
 
