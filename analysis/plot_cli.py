@@ -49,6 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options the plot and report commands share."""
     parser.add_argument("--check-json", type=Path, default=None,
@@ -56,7 +67,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                              "present, else the checker is run now)")
     parser.add_argument("--recheck", action="store_true",
                         help="run the checker now even if check.json exists")
-    parser.add_argument("--bucket", type=float, default=None,
+    parser.add_argument("--bucket", type=positive_seconds, default=None,
                         help="throughput bucket in wall seconds (default: about 50 buckets)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
 

@@ -241,3 +241,10 @@ def test_plot_command_says_what_is_wrong_with_a_folder(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     assert main(["plot", str(tmp_path)]) == 2
     assert "meta.json" in capsys.readouterr().out
+
+
+def test_plot_command_refuses_a_bucket_of_no_width(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["plot", str(DATA), "--bucket", "0"])
+    assert stopped.value.code == 2
+    assert "'0' must be greater than 0" in capsys.readouterr().err
