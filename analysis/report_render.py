@@ -38,6 +38,8 @@ def number(value: float | None) -> str:
     """A measurement to three significant figures or so, without exponent notation."""
     if value is None:
         return "-"
+    if value == 0:
+        return "0"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
