@@ -1,0 +1,73 @@
+"""``python -m loadtests`` end to end: the quick comparison of all three stores, and Ctrl-C.
+
+Both run the real thing in subprocesses (servers, Locust, checker, report), so this is also
+where a broken seam between the parts shows up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Path) -> None:
+    output = tmp_path / "campaign"
+    run = subprocess.run([sys.executable, "-m", "loadtests", "--quick", "--output", str(output)],
+                         capture_output=True, text=True, timeout=300)
+    print(run.stdout[-4000:], run.stderr[-4000:])
+    assert run.returncode == 0
+    assert run.stdout.strip().splitlines()[-1] == str(output / "report.html")
+    for backend in ("sqlite", "rmw", "kv"):
+        assert (output / backend / "meta.json").is_file()
+        assert list((output / backend / "history").glob("*.jsonl"))
+        assert (output / backend / "locust" / "locust_stats.csv").is_file()
+    for name in ("check.json", "report.html", "summary.md", "summary.json"):
+        assert (output / name).stat().st_size > 0
+    assert list((output / "plots").glob("*.png")) and list((output / "plots").glob("*.svg"))
+    verdicts = {r["backend"]: r["verdict"] for r in json.loads(
+        (output / "check.json").read_text())["runs"]}
+    assert verdicts == {"sqlite": "consistent", "rmw": "anomalies found",
+                        "kv": "anomalies found"}
+    assert "[kv 3/3]" in run.stdout and "requests" in run.stdout  # progress a person can follow
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_ctrl_c_stops_everything_and_keeps_the_history(tmp_path: Path) -> None:
+    output = tmp_path / "interrupted"
+    campaign = subprocess.Popen(
+        [sys.executable, "-m", "loadtests", "--backends", "sqlite", "--duration", "60",
+         "--output", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    history = output / "sqlite" / "history"
+    deadline = time.monotonic() + 60
+    while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
+        assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
+        time.sleep(0.2)
+    os.killpg(campaign.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the whole group
+    _, stderr = campaign.communicate(timeout=90)
+    assert campaign.returncode == 130, stderr
+    assert "interrupted" in stderr and str(output) in stderr
+    deadline = time.monotonic() + 30
+    while _group_alive(campaign.pid):
+        assert time.monotonic() < deadline, "a server or Locust process outlived the campaign"
+        time.sleep(0.2)
+    check = subprocess.run([sys.executable, "-m", "analysis", "check", str(output)],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode in (0, 1), check.stderr  # 2 would mean it could not be read
+    assert "checked" in check.stdout
