@@ -31,7 +31,7 @@ from loadtests._transport import Transport
 
 log = logging.getLogger(__name__)
 
-CONCURRENCY = 8
+CONCURRENCY = 32  # reads in flight; the server's read path serves them in parallel
 PATIENCE_SIGINTS = 2
 
 

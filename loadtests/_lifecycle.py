@@ -1,6 +1,7 @@
 """Wires the recording into Locust's life cycle through its event hooks.
 
 - ``init_command_line_parser``: our options (``_options``).
+- ``init``: ``--tags`` select whole scenarios (``_selection``).
 - ``test_start``: the master or local runner asks the target for its settings, resolves the run
   id, settle time and backend name into ``parsed_options`` (which the master then ships to its
   workers) and writes ``meta.json``; every process that runs users opens its history file.
@@ -41,18 +42,29 @@ from loadtests._meta import (
 )
 from loadtests._options import add_arguments, load_options
 from loadtests._recording import current_recording, history_dir, open_recording
+from loadtests._selection import select_by_tags
 
 log = logging.getLogger(__name__)
 
-FINAL_READS_GRACE_S = 120.0
+FINAL_READS_GRACE_S = 600.0  # beyond the settle time; each read is bounded by its HTTP timeout
 
 
 @dataclass
 class _RunMeta:
+    """One run's meta.json; a run is one Locust process, which the web UI may start repeatedly."""
+
     path: Path
     config: dict[str, Any] | None
     started: dt.datetime
     started_monotonic: float
+    stopped_monotonic: float | None = None
+    earlier_load_s: float = 0.0  # load time of the earlier tests of this run (web UI restarts)
+
+    @property
+    def load_s(self) -> float:
+        """Seconds of load in this run so far."""
+        end = self.stopped_monotonic if self.stopped_monotonic is not None else time.monotonic()
+        return self.earlier_load_s + end - self.started_monotonic
 
 
 _metas: weakref.WeakKeyDictionary[Any, _RunMeta] = weakref.WeakKeyDictionary()
@@ -85,8 +97,7 @@ def _meta_document(environment: Any, run: _RunMeta, stopped: bool) -> dict[str, 
         scenarios=sorted(cls.__name__ for cls in environment.user_classes),
         users=getattr(runner, "target_user_count", None) or getattr(parsed, "num_users", None),
         spawn_rate=getattr(runner, "spawn_rate", None) or getattr(parsed, "spawn_rate", None),
-        duration_s=(round(time.monotonic() - run.started_monotonic, 3) if stopped
-                    else getattr(parsed, "run_time", None)),
+        duration_s=round(run.load_s, 3) if stopped else getattr(parsed, "run_time", None),
         started=run.started,
         tags=getattr(parsed, "tags", None),
         stopped=now if stopped else None,
@@ -108,6 +119,9 @@ def _resolve_run(environment: Any) -> None:
         parsed.settle = default_settle_model_s(config, options.time_scale)
     run = _RunMeta(history_dir(load_options(parsed)).parent / "meta.json", config, started,
                    time.monotonic())
+    earlier = _metas.get(environment)
+    if earlier is not None and earlier.path == run.path:  # another start in the same web UI
+        run.started, run.earlier_load_s = earlier.started, earlier.load_s
     _metas[environment] = run
     write_meta(run.path, _meta_document(environment, run, stopped=False))
 
@@ -119,6 +133,7 @@ def _on_parser(parser: Any, **_: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
+    select_by_tags(environment)
     parsed = environment.parsed_options
     if isinstance(environment.runner, MasterRunner) and getattr(parsed, "processes", None):
         _forking_master["timeout"] = 1.0  # the real bound is set when the test stops
@@ -143,6 +158,8 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
                                       + FINAL_READS_GRACE_S)
     run = _metas.get(environment)
     if run is not None and _coordinates(environment):
+        if run.stopped_monotonic is None:
+            run.stopped_monotonic = time.monotonic()
         write_meta(run.path, _meta_document(environment, run, stopped=True))
 
 
