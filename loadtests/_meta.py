@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import platform
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
