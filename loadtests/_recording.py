@@ -11,12 +11,15 @@ import itertools
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadtests._history import HistoryFile
 from loadtests._identity import history_file_name
 from loadtests._options import LoadOptions, load_options
 from loadtests._tokens import TokenSource
+
+if TYPE_CHECKING:
+    from loadtests._final_reads import FinalReads
 
 
 def history_dir(options: LoadOptions) -> Path:
@@ -36,7 +39,7 @@ class Recording:
     history: HistoryFile
     tokens: TokenSource = field(default_factory=TokenSource)
     sessions: dict[str, str] = field(default_factory=dict)  # code -> scenario that touched it
-    final_reads: Any = None  # the FinalReads of the current test, once it stopped
+    final_reads: FinalReads | None = None  # the current test's, once it stopped
     _users: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def next_user(self) -> int:
