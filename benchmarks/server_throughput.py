@@ -280,7 +280,8 @@ async def _client(url: str, load: Load, seconds: float, seed: int) -> dict[str, 
         if rng.random() >= load.poll_share and counts.get((code, side), 0) < cap:
             counts[(code, side)] = counts.get((code, side), 0) + 1
             serial += 1
-            return "/answer", {"code": code, "side": side, "candidate": CANDIDATE % (serial % 10000)}
+            candidate = CANDIDATE % (serial % 10000)
+            return "/answer", {"code": code, "side": side, "candidate": candidate}
         return "/poll", {"code": code, "side": side}
 
     async def worker(session: aiohttp.ClientSession, stop_at: float) -> None:
@@ -308,7 +309,9 @@ async def _client(url: str, load: Load, seconds: float, seed: int) -> dict[str, 
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] if latencies else 0.0
+        if not latencies:
+            return 0.0
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))]
 
     return {"requests": len(latencies) + sum(errors.values()), "seconds": elapsed,
             "p50": pct(50), "p95": pct(95), "p99": pct(99),
@@ -384,7 +387,7 @@ def _num(value: float | None, width: int, decimals: int) -> str:
 def report(results: dict[str, Result], load: Load, generator: str, settings: dict[str, Any]) -> str:
     bare, real = results["bare aiohttp"], results["sqlite server"]
     lines = [
-        f"generator: {generator} ({'wrk -t1, C' if generator == 'wrk' else 'aiohttp client process'}); "
+        f"generator: {'wrk -t1 (C)' if generator == 'wrk' else 'aiohttp client process'}; "
         "both servers faced the same generator, load and request shapes in this run",
         f"load: {load.connections} connections, closed loop, {load.poll_share:.0%} POST /poll, "
         f"{1 - load.poll_share:.0%} POST /answer candidate, {load.sessions} sessions; "
@@ -428,7 +431,8 @@ def pick_generator(wanted: str) -> str:
     if wanted in ("auto", "wrk") and shutil.which("wrk"):
         return "wrk"
     if wanted == "wrk":
-        sys.exit("wrk is not installed: apt-get install -y wrk (Debian), or use --generator aiohttp")
+        sys.exit("wrk is not installed: apt-get install -y wrk (Debian), "
+                 "or use --generator aiohttp")
     log.warning("wrk is not installed (apt-get install -y wrk): falling back to an aiohttp "
                 "client process, which competes with the server for the 2 cores")
     return "aiohttp"
