@@ -72,6 +72,9 @@ class Peer:
         self.context = context
         self.role = role
         self.lanes = Lanes(user, role)
+        # The X-Client-Id: one per browser, shared by its lanes, because one browser's requests
+        # all reach the same KV edge (its nearest location), whatever lane records them.
+        self.browser = client_name(user, role)
 
     def _perform(self, op: str, method: str, path: str, body: Any, *, session: str | None,
                  side: str | None = None, value: str | None = None,
@@ -83,7 +86,7 @@ class Peer:
                                   "value": value}
         t0 = time.monotonic_ns()
         try:
-            reply = context.transport.exchange(method, path, body, client=client, name=op,
+            reply = context.transport.exchange(method, path, body, client=self.browser, name=op,
                                                expected=expected)
         except BaseException as exc:  # the load stopped under us: the write may still land
             record.update(t0=t0, t1=time.monotonic_ns(), host=context.host, status=None,

@@ -52,7 +52,7 @@ def _error_of(status: int, body: Any, raw: str | None) -> str | None:
 
 
 class Transport:
-    """Sends one request for one logical client (its ``X-Client-Id``) from one origin."""
+    """Sends one request for one browser (its ``X-Client-Id``) from one origin."""
 
     def __init__(self, session: FastHttpSession, origin: str) -> None:
         self.session = session
