@@ -1,16 +1,19 @@
 """The per-client guarantees a poll can show: ``monotonic-writes`` and ``cross-object-read``.
 
-A client (one logical, single-threaded peer) never reads back what it wrote itself in this
-protocol: each side's poll returns the *other* side's objects. So read-your-writes and
+A peer never reads back what it wrote itself in this protocol: each side's poll returns the
+*other* side's objects. So read-your-writes and
 writes-follow-reads are not observable within one client's polls; they are implied by the
 real-time rules of ``visibility`` (stale and non-monotonic reads across all clients of one host).
 What a poll does show is several writes of the *other* client at once, hence:
 
-- *monotonic-writes*: a read that shows a client's candidate without the candidate that client
-  had appended (and seen acknowledged) before it.
+- *monotonic-writes*: a read that shows a peer's candidate without the candidate that peer had
+  appended (and seen acknowledged) before sending it.
 - *cross-object-read*: an offerer poll that shows answerer candidates while the answer, which the
-  same answerer client had seen acknowledged before it began appending them, reads null.
+  same answerer peer had seen acknowledged before it began appending them, reads null.
 
+A peer is a client with its request lanes merged (``model.peer``): the load tests record one
+browser's concurrent requests as lanes ``…/offerer``, ``…/offerer.2``, each single-threaded.
+Both rules rest only on real-time order within one host, so merging lanes keeps them sound.
 One anomaly per read.
 """
 
@@ -20,7 +23,7 @@ from typing import Any
 
 from analysis.checker import explain
 from analysis.checker.context import Context
-from analysis.checker.model import ObjectHistory, SessionHistory, first_acks
+from analysis.checker.model import ObjectHistory, SessionHistory, first_acks, peer
 
 
 def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
@@ -58,7 +61,7 @@ def check_cross_object(session: SessionHistory, ctx: Context) -> None:
     needs_answer: dict[Any, tuple[int, int]] = {}
     for index in session.lists["answerer"].writes:
         record = records[index]
-        answer = answered.get(record.get("client"))
+        answer = answered.get(peer(record.get("client")))
         if (record["type"] != "fail" and answer is not None
                 and records[answer]["t1"] < record["t0"]):
             needs_answer[record.get("value")] = (answer, index)
@@ -79,24 +82,27 @@ def check_cross_object(session: SessionHistory, ctx: Context) -> None:
 
 
 def _predecessors(writes: list[int], records: list[dict[str, Any]]) -> dict[Any, tuple[int, int]]:
-    """token -> (the same client's previous acknowledged write, this write) when it completed
-    before this one was invoked; writes of one client overlapping in time make no claim."""
-    by_client: dict[Any, list[int]] = {}
+    """token -> (the same peer's acknowledged write that completed last before this one was
+    sent, this write). Requiring that one, transitively, requires the peer's earlier ones."""
+    by_peer: dict[Any, list[int]] = {}
     for index in writes:
         if records[index]["type"] != "fail":
-            by_client.setdefault(records[index].get("client"), []).append(index)
+            by_peer.setdefault(peer(records[index].get("client")), []).append(index)
     needs: dict[Any, tuple[int, int]] = {}
-    for indices in by_client.values():
+    for indices in by_peer.values():
         if len(indices) < 2:
             continue
-        indices.sort(key=lambda index: records[index]["t0"])
-        previous_ok: int | None = None
-        for index in indices:
+        sent = sorted(indices, key=lambda index: records[index]["t0"])
+        acked = sorted((i for i in indices if records[i]["type"] == "ok"),
+                       key=lambda index: records[index]["t1"])
+        position, latest = 0, None
+        for index in sent:
             record = records[index]
-            if previous_ok is not None and records[previous_ok]["t1"] < record["t0"]:
-                needs[record.get("value")] = (previous_ok, index)
-            if record["type"] == "ok":
-                previous_ok = index
+            while position < len(acked) and records[acked[position]]["t1"] < record["t0"]:
+                latest = acked[position]
+                position += 1
+            if latest is not None:
+                needs[record.get("value")] = (latest, index)
     return needs
 
 
@@ -108,7 +114,7 @@ def _order_words(obj: ObjectHistory, pair: tuple[int, int], read: int, reads: in
     return (f"{explain.poll(records[read], clock)} shows "
             f"{obj.describe(explain.token(later.get('value')))}, appended by "
             f"{explain.who(later)} at {clock.span(later)}, but not "
-            f"{explain.token(earlier.get('value'))}, which the same client appended before, "
+            f"{explain.token(earlier.get('value'))}, which the same peer appended before, "
             f"{explain.outcome(earlier, clock)}{also}: it reads "
             f"{explain.shown(tuple(records[read]['read']['candidates']))}")
 
@@ -119,5 +125,5 @@ def _cross_words(pair: tuple[int, int], read: int, ctx: Context) -> str:
     return (f"{explain.poll(records[read], clock)} shows candidate "
             f"{explain.token(candidate.get('value'))} of the answerer's list, appended by "
             f"{explain.who(candidate)} at {clock.span(candidate)}, but reads the answer as null, "
-            f"although the same client's answer {explain.token(answer.get('value'))} was "
+            f"although the same peer's answer {explain.token(answer.get('value'))} was "
             f"{explain.outcome(answer, clock)}, before that candidate was sent")

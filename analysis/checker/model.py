@@ -126,13 +126,24 @@ def split_session(
     return session
 
 
+def peer(client: Any) -> Any:
+    """The logical peer of a client: the load tests give one role's concurrent requests lanes
+    (``…/answerer``, ``…/answerer.2``, …), each a client, all one browser peer."""
+    if not isinstance(client, str):
+        return client
+    head, _, role = client.rpartition("/")
+    base, dot, lane = role.partition(".")
+    return f"{head}/{base}" if dot and lane.isdigit() else client
+
+
 def first_acks(indices: list[int], records: list[dict[str, Any]], field: str) -> dict[Any, int]:
-    """Per value of ``field`` (``"client"``, ``"value"``), the write acknowledged first."""
+    """Per value of ``field`` (``"value"``, or ``"client"``: per peer), the write acknowledged
+    first."""
     first: dict[Any, int] = {}
     for index in indices:
         record = records[index]
         if record["type"] == "ok":
-            key = record.get(field)
+            key = peer(record.get(field)) if field == "client" else record.get(field)
             best = first.get(key)
             if best is None or record["t1"] < records[best]["t1"]:
                 first[key] = index

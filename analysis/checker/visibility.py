@@ -8,10 +8,13 @@ The rules are Elle's and Jepsen's ``set-full``'s (``ANOMALIES.md``):
 - A read that began after a write was known on its host and does not show it is a violation:
   a *stale read* when the write had been acknowledged (on that host) before the read began, a
   *non-monotonic read* when only an earlier read had shown it (data flickering out).
-- A write is *lost* when a final read (taken after the load stopped and the settle time passed,
-  so after every write of the load on every host) does not hold it, although it was acknowledged
-  or was seen by a read during the load. A read that misses a lost write and is not followed by
-  a read showing it again belongs to that lost write's story and is not counted again as stale.
+- A write is *lost* when it was acknowledged or seen by a read during the load and no final read
+  (taken after the load stopped and the settle time passed, so after every write of the load)
+  holds it; or when a final read misses it although it was known on that read's host before the
+  read began. (A final read on one host missing a write that a final read elsewhere holds is not
+  called lost: the two hosts' final reads and writes cannot be ordered.) A read that misses a
+  lost write and is not followed by a read showing it again belongs to that lost write's story
+  and is not counted again as stale.
 - An indeterminate write becomes known only when a read shows it: absent, it is never an anomaly.
 - Visibility lag: per write that became visible and was not lost, the longest time from known to
   the start of a read that still missed it (0 when none did).
@@ -63,9 +66,9 @@ def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bo
     lost: dict[Any, int] = {}
     if verifiable:
         must = {value for _host, value in acks} | (seen_during_load & writer.keys())
-        for index, state in finals:
-            for value in must.difference(state):
-                lost.setdefault(value, index)
+        shown_at_end = set().union(*(state for _index, state in finals))
+        for value in must - shown_at_end:
+            lost[value] = finals[0][0]
     during_load = []
     for violation in violations:
         if not records[violation[0]].get("final"):
