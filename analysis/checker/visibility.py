@@ -68,7 +68,7 @@ def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bo
         must = {value for _host, value in acks} | (seen_during_load & writer.keys())
         shown_at_end = set().union(*(state for _index, state in finals))
         for value in must - shown_at_end:
-            lost[value] = finals[0][0]
+            lost[value] = _final_near(writer[value], finals, records)
     during_load = []
     for violation in violations:
         if not records[violation[0]].get("final"):
@@ -84,6 +84,15 @@ def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bo
     for value in writer:
         if value not in lost and any(value in view.last for view in hosts.values()):
             ctx.lags_ns.append(lags.get(value, 0))
+
+
+def _final_near(write: int, finals: list[tuple[int, tuple[Any, ...]]],
+                records: list[dict[str, Any]]) -> int:
+    """The final read to cite for a write that no final read holds: one on the write's host if
+    there is one (its times compare with the write's), else the first."""
+    host = records[write]["host"]
+    return next((index for index, _state in finals if records[index]["host"] == host),
+                finals[0][0])
 
 
 def _writes(obj: ObjectHistory, records: list[dict[str, Any]]
