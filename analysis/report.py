@@ -38,14 +38,15 @@ MEANINGS = {
     "non-monotonic-read": "a poll showed less than an earlier, completed poll: data flickers in "
                           "and out for a polling peer",
     "incompatible-order": "two reads of one candidate list where neither is a prefix of the "
-                          "other: peers disagree on candidate order",
+                          "other, or a list ordered against real time: peers disagree on "
+                          "candidate order",
     "duplicate": "one token twice in one read: a candidate applied twice",
     "phantom": "a read holds a value nobody wrote, or whose write certainly failed",
     "lost-session": "a session whose create was acknowledged answered 404 before its expiry: an "
                     "offer vanished",
-    "monotonic-writes": "a poll showed a client's later candidate without its earlier one: a "
+    "monotonic-writes": "a poll showed a peer's later candidate without its earlier one: a "
                         "peer receives candidates out of the order they were sent",
-    "cross-object-read": "one poll showed candidates from a client whose answer, written first, "
+    "cross-object-read": "one poll showed candidates from a peer whose answer, written first, "
                          "read null: a peer sees candidates for an answer it does not have",
 }
 
