@@ -208,11 +208,12 @@ def build_parser(prog: str = "python -m server") -> argparse.ArgumentParser:
     )
     for option in _options(Settings):
         default = option.field.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = (",".join(default) or "none") if isinstance(default, tuple) else default
+        choices = option.field.metadata["choices"]
         parser.add_argument(
             option.flag,
             dest=option.dest,
-            metavar=option.field.name.upper(),
+            metavar="{" + ",".join(choices) + "}" if choices else option.field.name.upper(),
             help=f"{option.field.metadata['help']} (default: {shown}; env {option.env})",
         )
     return parser
