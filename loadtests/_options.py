@@ -40,6 +40,10 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--gather-window", type=float, default=2000.0, metavar="MS",
                        help="model milliseconds over which a peer gathers its candidates "
                             "(default: 2000; browsers give up after 5000)")
+    group.add_argument("--answer-delay", default="1000-2000", metavar="MS|LO-HI",
+                       help="model milliseconds from the offer to its answerers' first look at "
+                            "it, drawn per session (default: 1000-2000: the offer turns up in "
+                            "a discovery poll, as in rondevu's automatic matching)")
     group.add_argument("--answerers", type=int, default=3, metavar="N",
                        help="answerers racing for one offer in AnswerRace (default: 3)")
     group.add_argument("--connection-timeout", type=float, default=30.0, metavar="SECONDS",
@@ -57,15 +61,15 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def parse_range(text: str) -> tuple[int, int]:
-    """``"12"`` -> (12, 12); ``"4-24"`` -> (4, 24). Raises ValueError with the expected form."""
+def parse_range(text: str, option: str = "--candidates", low_bound: int = 1) -> tuple[int, int]:
+    """``"12"`` -> (12, 12); ``"4-24"`` -> (4, 24). Raises ValueError naming ``option``."""
     low, _, high = str(text).strip().partition("-")
     try:
         lo, hi = int(low), int(high or low)
     except ValueError:
-        raise ValueError(f"--candidates: {text!r} is not N or LO-HI") from None
-    if not 1 <= lo <= hi:
-        raise ValueError(f"--candidates: {text!r} needs 1 <= LO <= HI")
+        raise ValueError(f"{option}: {text!r} is not N or LO-HI") from None
+    if not low_bound <= lo <= hi:
+        raise ValueError(f"{option}: {text!r} needs {low_bound} <= LO <= HI")
     return lo, hi
 
 
@@ -78,6 +82,7 @@ class LoadOptions:
     settle_model_s: float | None
     poll_interval_s: float
     candidates: tuple[int, int]
+    answer_delay_s: tuple[float, float]
     gather_window_s: float
     answerers: int
     connection_timeout_s: float
@@ -92,6 +97,10 @@ class LoadOptions:
 
     def candidate_count(self, rng: random.Random) -> int:
         return rng.randint(*self.candidates)
+
+    def answer_delay(self, rng: random.Random) -> float:
+        """Wall seconds before an answerer first looks at a new offer."""
+        return rng.uniform(*self.answer_delay_s)
 
 
 def load_options(parsed: Any) -> LoadOptions:
@@ -115,6 +124,10 @@ def load_options(parsed: Any) -> LoadOptions:
         settle_model_s=None if settle is None else float(settle),
         poll_interval_s=float(get("poll_interval", 1000.0)) / 1000.0 * scale,
         candidates=parse_range(get("candidates", "4-24")),
+        answer_delay_s=tuple(  # type: ignore[arg-type]
+            ms / 1000.0 * scale
+            for ms in parse_range(get("answer_delay", "1000-2000"), "--answer-delay", 0)
+        ),
         gather_window_s=float(get("gather_window", 2000.0)) / 1000.0 * scale,
         answerers=max(2, int(get("answerers", 3))),
         connection_timeout_s=float(get("connection_timeout", 30.0)) * scale,

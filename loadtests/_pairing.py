@@ -53,6 +53,7 @@ class _Answerer:
 
     def run(self) -> None:
         options, user = self.user.options, self.user
+        gevent.sleep(options.answer_delay(user.rng))
         if self.discover_by_list and discover(self.peer, self.topic, self.code,
                                               options.poll_interval_s, self.deadline) is None:
             return

@@ -47,17 +47,19 @@ class AnswerRace(SignalingUser):
             return
         code, deadline = created.session, self.deadline()
         line = _StartingLine(self.options.answerers)
+        delay = self.options.answer_delay(rng)
         with self.flight() as group:
             for n in range(1, self.options.answerers + 1):
                 group.add(gevent.spawn(self._answer, self.peer(f"answerer-{n}"), topic, code,
-                                       deadline, line, group))
+                                       delay, deadline, line, group))
             group.add(gevent.spawn(self._learn_winner, self.peer("offerer"), code, deadline,
                                    group))
             group.join()
 
-    def _answer(self, peer: Peer, topic: str, code: str, deadline: float, line: _StartingLine,
-                group: Group) -> None:
+    def _answer(self, peer: Peer, topic: str, code: str, delay: float, deadline: float,
+                line: _StartingLine, group: Group) -> None:
         try:
+            gevent.sleep(delay)
             found = discover(peer, topic, code, self.options.poll_interval_s, deadline)
         finally:
             line.arrive()

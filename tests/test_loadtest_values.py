@@ -75,6 +75,9 @@ def test_candidate_ranges():
     for bad in ("0", "5-2", "x", "3-y"):
         with pytest.raises(ValueError, match="--candidates"):
             parse_range(bad)
+    assert parse_range("0-500", "--answer-delay", 0) == (0, 500)
+    with pytest.raises(ValueError, match="--answer-delay: '-5' is not N or LO-HI"):
+        parse_range("-5", "--answer-delay", 0)
 
 
 def test_time_scale_multiplies_every_client_timing():
@@ -86,6 +89,7 @@ def test_time_scale_multiplies_every_client_timing():
     assert options.connection_timeout_s == pytest.approx(3.0)
     assert options.settle_s == pytest.approx(0.3)
     assert options.candidates == (4, 24) and options.run_id is None  # blanks are defaults
+    assert options.answer_delay_s == pytest.approx((0.1, 0.2))
     assert load_options(None).settle_s == 2.0
     with pytest.raises(ValueError, match="time-scale"):
         load_options(argparse.Namespace(time_scale=0))
