@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="write the full result as JSON (format: docs/checker.md)")
     parser.add_argument("--expect", action="append", default=[], metavar="[RUN=]VERDICT",
-                        help="gate: consistent or anomalies, for all runs or for one backend "
-                             "or run (kv=anomalies); repeatable; exit 0 only if all pass")
+                        help="gate: consistent, lost-writes or anomalies (analysis/gates.py), for "
+                             "all runs or for one backend or run (kv=anomalies); repeatable; "
+                             "exit 0 only if all pass")
     parser.add_argument("--examples", type=int, default=3, metavar="N",
                         help="explanations printed per anomaly type (default 3; JSON keeps 5)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log progress")

@@ -1,9 +1,8 @@
-"""``--expect`` gates: what CI demands of each run's verdict, in both directions.
+"""``--expect`` gates for the checker: which runs an expectation applies to.
 
-A gate is ``consistent`` or ``anomalies``, for every run (bare) or for the runs whose backend,
-run id or folder name is the selector (``kv=anomalies``). A backend that claims consistency must
-be found consistent, and a baseline known to lose writes must be caught: a harness that finds
-nothing wrong with it has lost its teeth.
+What an expectation demands, and the sentence that says whether it was met, live in
+:mod:`analysis.gates`, shared with the report. An expectation applies to every run (bare) or to
+the runs whose backend, run id or folder name is the selector (``kv=anomalies``).
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.checker.result import CONSISTENT, RunResult
-
-EXPECTATIONS = ("consistent", "anomalies")
+from analysis.checker.result import RunResult, run_to_json
+from analysis.gates import Evidence, judge, parse_expectation
 
 
 class GateError(ValueError):
@@ -30,12 +28,11 @@ class Expectation:
 
     @classmethod
     def parse(cls, text: str) -> "Expectation":
-        """``consistent``, ``anomalies``, or ``SELECTOR=consistent|anomalies``."""
-        selector, _, expect = text.rpartition("=")
-        if expect not in EXPECTATIONS:
-            raise GateError(f"--expect {text!r}: say consistent or anomalies, optionally "
-                            "after BACKEND= (e.g. kv=anomalies)")
-        return cls(selector or None, expect)
+        try:
+            selector, expect = parse_expectation(text)
+        except ValueError as error:
+            raise GateError(str(error)) from None
+        return cls(selector, expect)
 
     def applies_to(self, result: RunResult) -> bool:
         return self.selector is None or self.selector in (
@@ -52,11 +49,12 @@ def evaluate(expectations: Sequence[Expectation], results: Sequence[RunResult]
             raise GateError(f"--expect {expectation.selector}={expectation.expect}: no run has "
                             f"that backend, run id or folder name")
         for result in matching:
-            consistent = result.verdict == CONSISTENT
+            judgement = judge(expectation.expect, Evidence.from_run_json(run_to_json(result)))
             gates.append({
                 "run": result.name,
                 "backend": result.backend,
                 "expect": expectation.expect,
-                "passed": consistent == (expectation.expect == "consistent"),
+                "passed": judgement.passed,
+                "message": judgement.message,
             })
     return gates

@@ -47,5 +47,5 @@ def format_gates(gates: Sequence[dict[str, Any]]) -> str:
     for gate in gates:
         outcome = "passed" if gate["passed"] else "FAILED"
         lines.append(f"  {gate['run']} (backend {gate['backend']}) expected "
-                     f"{gate['expect']}: {outcome}")
+                     f"{gate['expect']}: {outcome}: {gate['message']}")
     return "\n".join(lines)

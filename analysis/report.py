@@ -15,15 +15,18 @@ from typing import Any
 
 from analysis import stats
 from analysis.campaign import Campaign, Run
+from analysis.gates import (
+    CONSISTENT,
+    DEFAULT_EXPECTATIONS,
+    LOST_PREFIX,
+    Evidence,
+    judge as judge_evidence,
+    parse_expectation,
+)
 from analysis.stores import describe, latency_kind
 from analysis.timeline import describe_op, lane_names
 
 FORMAT = 1
-CONSISTENT, ANOMALIES = "consistent", "anomalies"
-DEFAULT_EXPECTATIONS = {"sqlite": CONSISTENT, "kv": ANOMALIES, "rmw": ANOMALIES}
-
-#: Anomaly types that are writes lost outright, as opposed to seen late or out of order.
-LOST_PREFIX = "lost-"
 
 #: What each anomaly means for a user (ANOMALIES.md); types not listed are still reported.
 MEANINGS = {
@@ -57,17 +60,19 @@ class ExpectationError(ValueError):
 
 def parse_expectations(items: Iterable[str],
                        defaults: Mapping[str, str] = DEFAULT_EXPECTATIONS) -> dict[str, str]:
-    """The defaults overridden by ``BACKEND=consistent|anomalies`` items (``--expect``).
+    """The defaults overridden by ``BACKEND=consistent|lost-writes|anomalies`` (``--expect``).
 
     BACKEND may also be a run id or a run folder's name, as for the checker's own gates.
     """
     expected = dict(defaults)
     for item in items:
-        backend, sep, value = item.partition("=")
-        if not sep or not backend or value not in (CONSISTENT, ANOMALIES):
-            raise ExpectationError(
-                f"--expect {item!r}: write BACKEND=consistent or BACKEND=anomalies")
-        expected[backend.strip()] = value
+        try:
+            backend, value = parse_expectation(item)
+        except ValueError as error:
+            raise ExpectationError(str(error)) from None
+        if backend is None:
+            raise ExpectationError(f"--expect {item!r}: name the store, e.g. kv=anomalies")
+        expected[backend] = value
     return expected
 
 
@@ -84,29 +89,11 @@ class Gate:
     message: str
 
 
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 anomaly``, ``2 anomalies``: counts in sentences a person reads."""
-    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
-
-
-def judge(store: str, expected: str | None, anomalies: int, operations: int) -> Gate:
-    """The gate for one store, with a sentence (not naming the store) a person can act on."""
-    found = ANOMALIES if anomalies else CONSISTENT
-    if expected is None:
-        message = "no expectation set, so reported but not gated"
-        return Gate(store, None, found, anomalies, None, message)
-    passed = found == expected
-    if expected == CONSISTENT and passed:
-        message = "expected consistent, and found consistent"
-    elif expected == CONSISTENT:
-        message = (f"expected consistent, but {plural(anomalies, 'anomaly', 'anomalies')} found: "
-                   "a real bug or a checker false positive; read the explanations below")
-    elif passed:
-        message = "known to lose writes, and caught doing so"
-    else:
-        message = (f"known to lose writes, but no anomaly was found in {operations} operations: "
-                   "the harness has lost its teeth (load too light or too short?)")
-    return Gate(store, expected, found, anomalies, passed, message)
+def judge(store: str, expected: str | None, evidence: Evidence) -> Gate:
+    """The gate for one store (the rules and sentences are :mod:`analysis.gates`')."""
+    judgement = judge_evidence(expected, evidence)
+    found = "anomalies" if evidence.total else CONSISTENT
+    return Gate(store, expected, found, evidence.total, judgement.passed, judgement.message)
 
 
 def _percentile_points(values: Sequence[float]) -> dict[str, float | None] | None:
@@ -148,7 +135,7 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
         "description": describe(run.backend, run.meta.get("target")),
         "latency": latency_kind(run.backend),
         "verdict": check.get("verdict", "anomalies found" if total else CONSISTENT),
-        "gate": asdict(judge(run.label, expected, total, operations)),
+        "gate": asdict(judge(run.label, expected, Evidence.from_run_json(check))),
         "operations": operations, "sessions": check.get("sessions"),
         "unverifiable": check.get("unverifiable"),
         "duration_s": span,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from analysis.campaign import CampaignError, load_campaign
 from analysis.plot_cli import PLOT_DIR, add_common_arguments, comparison_time_scale, make_plots
-from analysis.report import DEFAULT_EXPECTATIONS, ExpectationError, build_summary, \
+from analysis.gates import DEFAULT_EXPECTATIONS
+from analysis.report import ExpectationError, build_summary, \
     parse_expectations
 from analysis.report_render import MARK, render_html, render_markdown
 
@@ -31,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the campaign folder)")
     defaults = ", ".join(f"{k}={v}" for k, v in DEFAULT_EXPECTATIONS.items())
     parser.add_argument("--expect", action="append", default=[], metavar="BACKEND=EXPECTATION",
-                        help="what a backend should show: consistent or anomalies; repeatable "
+                        help="what a backend should show: consistent, lost-writes or anomalies "
+                             "(analysis/gates.py); repeatable "
                              f"(defaults: {defaults}; a backend with none is not gated)")
     add_common_arguments(parser)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.report import plural
+from analysis.gates import plural
 
 TITLE = "Signaling consistency report"
 MARK = {True: "\u2714", False: "\u2718", None: "\u2022"}

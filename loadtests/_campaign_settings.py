@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.gates import DEFAULT_EXPECTATIONS
 from server.settings import OneLineParser
 
 BACKENDS = ("sqlite", "rmw", "kv")
-DEFAULT_EXPECT = {"sqlite": "consistent", "rmw": "anomalies", "kv": "anomalies"}
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 5; quick: 3)")
     add("--output", type=Path, default=None,
         help="result folder (default: results/<UTC time>)")
-    add("--expect", action="append", default=[], metavar="TARGET=consistent|anomalies",
-        help="gate for the report; default: sqlite=consistent, rmw and kv=anomalies")
+    add("--expect", action="append", default=[],
+        metavar="TARGET=consistent|lost-writes|anomalies",
+        help="gate for the report (analysis/gates.py); default: sqlite=consistent, "
+        "rmw=lost-writes, kv=anomalies")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
@@ -91,7 +93,7 @@ def load_campaign_settings(argv: Sequence[str] | None = None) -> CampaignSetting
             parser.error(f"{name} must be greater than 0")
     quick = args.quick
     expect = tuple(args.expect) or (
-        () if args.host else tuple(f"{b}={DEFAULT_EXPECT[b]}" for b in backends)
+        () if args.host else tuple(f"{b}={DEFAULT_EXPECTATIONS[b]}" for b in backends)
     )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return CampaignSettings(

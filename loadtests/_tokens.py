@@ -60,9 +60,15 @@ def candidate_token(value: Any) -> str | None:
     return found.group(1) if found else None
 
 
-def recorded(value: Any, token: str | None) -> Any:
-    """What a read records for one returned value: its token, or the value whole."""
-    return token if token is not None else value
+def recorded(value: Any, token: str | None) -> str:
+    """What a read records for one returned value: its token, or the value whole.
+
+    A value that is not a string (a server returning candidates as objects, say) is recorded as
+    its canonical JSON, so the checker sees one comparable string nobody wrote (a phantom).
+    """
+    if token is not None:
+        return token
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def offerer_view(body: Any) -> dict[str, Any]:

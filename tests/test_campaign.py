@@ -35,6 +35,8 @@ def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Pat
         (output / "check.json").read_text())["runs"]}
     assert verdicts == {"sqlite": "consistent", "rmw": "anomalies found",
                         "kv": "anomalies found"}
+    assert "rmw: known to lose writes, and caught losing" in run.stdout
+    assert "sqlite: expected consistent, and found consistent" in run.stdout
     assert "[kv 3/3]" in run.stdout and "requests" in run.stdout  # progress a person can follow
 
 

@@ -28,15 +28,20 @@ def test_lag_percentiles_are_nearest_rank_in_milliseconds() -> None:
 def test_expectations_parse_bare_and_per_backend() -> None:
     assert Expectation.parse("consistent") == Expectation(None, "consistent")
     assert Expectation.parse("kv=anomalies") == Expectation("kv", "anomalies")
-    with pytest.raises(GateError, match="say consistent or anomalies"):
+    assert Expectation.parse("rmw=lost-writes") == Expectation("rmw", "lost-writes")
+    with pytest.raises(GateError, match="say consistent, anomalies, lost-writes"):
         Expectation.parse("kv=broken")
 
 
 def test_a_gate_matches_backend_run_id_or_folder() -> None:
-    result = RunResult(name="r7", path="/x/cmp/kv-folder", backend="kv", meta={})
+    result = RunResult(name="r7", path="/x/cmp/kv-folder", backend="kv", meta={}, sessions=3)
     for selector in ("kv", "r7", "kv-folder"):
         gates = evaluate([Expectation(selector, "consistent")], [result])
-        assert gates == [{"run": "r7", "backend": "kv", "expect": "consistent", "passed": True}]
+        assert [(g["run"], g["backend"], g["expect"], g["passed"]) for g in gates] == [
+            ("r7", "kv", "consistent", True)]
+    # No session verified: too little evidence to call a run consistent.
+    empty = RunResult(name="r8", path="/x/cmp/empty", backend="kv", meta={})
+    assert evaluate([Expectation("r8", "consistent")], [empty])[0]["passed"] is False
     with pytest.raises(GateError, match="no run has"):
         evaluate([Expectation("sqlite", "consistent")], [result])
 

@@ -68,6 +68,9 @@ def test_reads_record_tokens_and_unknown_values_whole():
                                                                        "candidates": []}
     assert answerer_view({"offer": "not sdp", "offerCandidates": []}) == {"offer": "not sdp",
                                                                           "candidates": []}
+    # Non-string values become canonical JSON strings, which the checker can compare.
+    assert answerer_view({"offer": "x", "offerCandidates": [{"b": 1, "a": 2}]})["candidates"] == [
+        '{"a": 2, "b": 1}']
 
 
 def test_candidate_ranges():

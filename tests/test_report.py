@@ -16,7 +16,8 @@ import pytest
 
 from analysis.__main__ import main
 from analysis.campaign import load_campaign
-from analysis.report import (ANOMALIES, CONSISTENT, DEFAULT_EXPECTATIONS, ExpectationError,
+from analysis.gates import ANOMALIES, CONSISTENT, DEFAULT_EXPECTATIONS, LOST_WRITES, Evidence
+from analysis.report import (ExpectationError,
                              build_summary, judge, parse_expectations)
 from analysis.report_render import render_markdown
 
@@ -62,9 +63,11 @@ def test_report_writes_three_files_and_prints_its_path_last(written: Written) ->
     tmp_path, status, lines = written
     assert status == 0
     assert lines[-1] == str(tmp_path / "report.html")
-    assert lines[:3] == ["\u2714 kv: known to lose writes, and caught doing so",
-                         "\u2714 rmw: known to lose writes, and caught doing so",
-                         "\u2714 sqlite: expected consistent, and found consistent"]
+    assert lines[:3] == [
+        "\u2714 kv: known to misbehave, and caught: 1 stale-read, 1 lost-answer",
+        "\u2714 rmw: known to lose writes, and caught losing 1 write",
+        "\u2714 sqlite: expected consistent, and found consistent: no anomaly in 29 operations, "
+        "2 of 2 sessions verified after settling"]
     for name in ("report.html", "summary.md", "summary.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert len(list((tmp_path / "plots").glob("*.png"))) == 8
@@ -170,18 +173,41 @@ def test_a_bad_expectation_is_refused_with_how_to_write_it(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     status, lines = report(tmp_path, capsys, "--expect", "kv=broken")
     assert status == 2
-    assert "BACKEND=consistent or BACKEND=anomalies" in lines[-1]
+    assert "say consistent, anomalies, lost-writes" in lines[-1]
     with pytest.raises(ExpectationError):
         parse_expectations(["=consistent"])
     assert parse_expectations([]) == DEFAULT_EXPECTATIONS
     assert parse_expectations(["ext=consistent"])["ext"] == CONSISTENT
 
 
+def evidence(**anomalies: int) -> Evidence:
+    return Evidence(operations=10, sessions=4, unverifiable=1, server_errors=0,
+                    anomalies={kind.replace("_", "-"): n for kind, n in anomalies.items()})
+
+
 def test_a_store_without_expectation_is_reported_not_gated() -> None:
-    gate = judge("ext", None, anomalies=3, operations=10)
+    gate = judge("ext", None, evidence(stale_read=3))
     assert gate.passed is None and gate.found == ANOMALIES
-    assert judge("kv", ANOMALIES, anomalies=0, operations=10).passed is False
-    assert judge("sqlite", CONSISTENT, anomalies=0, operations=10).passed is True
+    assert judge("kv", ANOMALIES, evidence()).passed is False
+    assert judge("kv", ANOMALIES, evidence(stale_read=2)).passed is True
+    assert judge("sqlite", CONSISTENT, evidence()).passed is True
+
+
+def test_lost_writes_gate_needs_a_lost_write_not_just_any_anomaly() -> None:
+    stale_only = judge("rmw", LOST_WRITES, evidence(stale_read=9, monotonic_writes=2))
+    assert stale_only.passed is False and "no lost write was found" in stale_only.message
+    caught = judge("rmw", LOST_WRITES, evidence(lost_candidate=2, lost_answer=1))
+    assert caught.passed is True and "caught losing 3 writes" in caught.message
+
+
+def test_consistent_gate_needs_evidence_and_no_server_errors() -> None:
+    thin = Evidence(operations=279, sessions=10, unverifiable=6, server_errors=0)
+    assert judge("sqlite", CONSISTENT, thin).passed is False
+    assert "only 4 of 10 sessions could be verified" in judge("sqlite", CONSISTENT, thin).message
+    empty = Evidence(operations=279, sessions=0, unverifiable=0, server_errors=0)
+    assert judge("sqlite", CONSISTENT, empty).passed is False
+    errors = Evidence(operations=279, sessions=10, unverifiable=0, server_errors=3)
+    assert "answered 5xx 3 times" in judge("sqlite", CONSISTENT, errors).message
 
 
 def test_without_check_json_the_checker_runs_and_agrees_with_the_checked_in_one(

@@ -53,6 +53,9 @@ class RunResult:
     operations: int = 0
     sessions: int = 0
     unverifiable: int = 0
+    server_errors: int = 0
+    """Responses with a 5xx status: never anomalies (the outcome is unknown), but a store that
+    claims consistency must not give any (``analysis.gates``)."""
     tallies: dict[str, Tally] = field(
         default_factory=lambda: {kind: Tally() for kind in ANOMALY_TYPES}
     )
@@ -107,6 +110,7 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
         "operations": result.operations,
         "sessions": result.sessions,
         "unverifiable": result.unverifiable,
+        "server_errors": result.server_errors,
         "verdict": result.verdict,
         "anomalies": {
             kind: {

@@ -33,7 +33,8 @@ def check_run(run: LoadedRun) -> RunResult:
     """Check one run against every rule of ANOMALIES.md and return what was found."""
     records = run.records
     result = RunResult(name=run.name, path=str(run.path), backend=run.backend, meta=run.meta,
-                       operations=len(records))
+                       operations=len(records),
+                       server_errors=sum(1 for r in records if (r.get("status") or 0) >= 500))
     ctx = Context(
         records=records,
         clock=Clock(records),
