@@ -37,10 +37,11 @@ class Clock:
 
 
 def who(record: dict[str, Any]) -> str:
-    """``"answerer client h/12/u3/answerer"``."""
+    """``"answerer client h/12/u3/answerer"``: the role is the client's own (its last part, less
+    a lane suffix), which a poll's side is not (an answerer polls the offerer's side)."""
     client = str(record.get("client", "?"))
-    side = record.get("side") or ("offerer" if record["op"] == "create" else client.split("/")[-1])
-    return f"{side} client {client}"
+    role = client.rsplit("/", 1)[-1].split(".", 1)[0] if "/" in client else None
+    return f"{role or record.get('side') or 'unknown'} client {client}"
 
 
 def outcome(record: dict[str, Any], clock: Clock) -> str:

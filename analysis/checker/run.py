@@ -90,21 +90,18 @@ def group_by_session(records: list[dict[str, Any]]) -> dict[Any, list[int]]:
 
 
 def session_ttl_ns(meta: dict[str, Any], notes: list[str]) -> int | None:
-    """The shortest wall-clock lifetime a session can have under the run's server settings.
+    """A session's wall-clock lifetime under the run's server settings.
 
-    ``session_ttl`` is in milliseconds; if the server scales it by ``time_scale`` (below 1 in a
-    comparison) the lifetime is shorter, so the smaller of the two readings is used: a 404
-    before it is certainly before expiry whichever way the server applies the scale.
+    ``session_ttl`` is wall-clock milliseconds on every backend: the server applies
+    ``time_scale`` to the KV model's own durations only (``server/settings.py``), so a 404 sooner
+    than this after the create is before expiry.
     """
     server = meta.get("server") or {}
     ttl = server.get("session_ttl")
     if not isinstance(ttl, (int, float)) or ttl <= 0:
         notes.append("lost-session not decided: meta.json gives no server.session_ttl")
         return None
-    scale = server.get("time_scale", meta.get("time_scale", 1.0))
-    if not isinstance(scale, (int, float)) or scale <= 0:
-        scale = 1.0
-    return int(ttl * min(1.0, float(scale)) * 1_000_000)
+    return int(ttl * 1_000_000)
 
 
 def record_with_origin(run: LoadedRun, index: int) -> dict[str, Any]:
