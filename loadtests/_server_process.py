@@ -122,6 +122,11 @@ class ServerProcess:
         assert self._process
         self._process.send_signal(signum)
 
+    def wait(self, timeout: float) -> int:
+        """The exit status, once the server has stopped by itself (after a signal sent here)."""
+        assert self._process
+        return self._process.wait(timeout)
+
     def kill(self) -> None:
         """SIGKILL: the crash a durability test needs (no clean shutdown at all)."""
         if self._process and self._process.poll() is None:

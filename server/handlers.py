@@ -23,8 +23,8 @@ def caller_of(request: web.Request) -> Caller:
     """Sessions belong to the Origin (``unknown`` without one, as rondevu did); the KV model
     routes each logical client (``X-Client-Id``, else its address) to an edge."""
     return Caller(
-        origin=request.headers.get("Origin", "unknown"),
-        client=request.headers.get("X-Client-Id") or request.remote or "unknown",
+        origin=payloads.header(request, "Origin") or "unknown",
+        client=payloads.header(request, "X-Client-Id") or request.remote or "unknown",
     )
 
 

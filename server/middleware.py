@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .appkeys import SETTINGS
-from .payloads import BadRequest
+from .payloads import BadRequest, is_unicode
 from .stores.base import (
     AnswerConflict,
     CandidateLimit,
@@ -52,7 +52,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         limit = request.app[SETTINGS].max_body
         return _error(413, f"request body is larger than {limit} bytes")
     except web.HTTPException as error:
-        return _error(error.status, error.reason)
+        response = _error(error.status, error.reason)
+        if "Allow" in error.headers:  # a 405 says which methods the route has
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return _error(500, "internal error")
@@ -77,9 +80,11 @@ def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse
                 response.headers["Access-Control-Max-Age"] = "86400"
         else:
             response = await handler(request)
-        if allow(origin):
+        if allow(origin) and is_unicode(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
+        # Always: a response without the header must not be served from a cache to an origin
+        # that would have got it.
+        response.headers["Vary"] = "Origin"
         return response
 
     return middleware

@@ -32,6 +32,8 @@ async def json_object(request: web.Request) -> Mapping[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest(f"body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
@@ -52,6 +54,26 @@ def text_field(
         raise BadRequest(f"field {name} must not be empty")
     if max_len is not None and len(value) > max_len:
         raise BadRequest(f"field {name} is longer than {max_len} characters")
+    if not is_unicode(value):
+        raise BadRequest(f"field {name} is not valid Unicode (it holds a lone surrogate)")
+    return value
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be stored: JSON's ``\\ud800`` escapes and surrogate-escaped header
+    bytes decode to strings that no UTF-8 database or response can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def header(request: web.Request, name: str) -> str | None:
+    """A request header, or a 400 naming it when its bytes are not UTF-8."""
+    value = request.headers.get(name)
+    if value is not None and not is_unicode(value):
+        raise BadRequest(f"header {name} is not valid UTF-8")
     return value
 
 

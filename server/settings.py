@@ -57,6 +57,15 @@ def port_number(value: int) -> str | None:
     return None if 0 <= value <= 65535 else "must be between 0 and 65535 (0 picks a free port)"
 
 
+MAX_SESSION_TTL_MS = 10 * 365 * 24 * 3600 * 1000
+
+
+def session_lifetime(value: int) -> str | None:
+    if not 0 < value <= MAX_SESSION_TTL_MS:
+        return f"must be between 1 and {MAX_SESSION_TTL_MS} (ten years in ms)"
+    return None
+
+
 def probability(value: float) -> str | None:
     return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
 
@@ -104,8 +113,12 @@ class Settings:
     port: int = setting(8080, "port to listen on", check=port_number)
     db: Path = setting(Path("signaling.db"), "SQLite database file (sqlite and rmw backends)")
     backend: str = setting("sqlite", "storage backend", choices=BACKENDS)
+    synchronous: str = setting(
+        "full", "SQLite fsync policy of the writer: full makes every acknowledged write survive "
+        "a power cut; normal only a crashed process (faster)", choices=("full", "normal"),
+    )
     session_ttl: int = setting(
-        300_000, "session lifetime in milliseconds (rondevu's default)", check=positive
+        300_000, "session lifetime in milliseconds (rondevu's default)", check=session_lifetime
     )
     sweep_interval: float = setting(
         30.0, "seconds between sweeps that delete expired sessions", check=positive

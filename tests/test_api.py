@@ -6,6 +6,7 @@ show is taken before the bad request and compared after it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -270,16 +271,19 @@ LONG = "x" * 1025
     ("GET", "/?page=0", None, "page"),
     ("GET", "/?limit=1001", None, "limit"),
     ("GET", "/?page=99999999999999999999999", None, "page"),
+    ("POST", "/poll", '{"code": "\\ud800", "side": "offerer"}', "code"),
+    ("POST", "/room/offer", '{"peerId": "p", "offer": "v=0 \\udfff"}', "offer"),
+    ("POST", "/answer", '{"code": "{code}", "side": "offerer", "candidate": "\\ud83d"}',
+     "candidate"),
+    ("POST", "/poll", "[" * 5000 + "]" * 5000, "nested too deeply"),
 ])
 async def test_bad_input_is_400_naming_the_field_and_writes_nothing(
     client: TestClient, method: str, path: str, body: Any, field: str
 ) -> None:
     code = await create(client)
     before = await snapshot(client, [code])
-    if isinstance(body, dict):
-        raw = json.dumps(body).replace("{code}", code)
-    else:
-        raw = body
+    raw = json.dumps(body) if isinstance(body, dict) else body
+    raw = raw.replace("{code}", code) if raw else raw
     response = await client.request(method, path, data=raw, headers=HEADERS)
     reply = await response.json()
     assert response.status == 400, reply
@@ -322,8 +326,36 @@ async def test_candidate_bound_is_413_and_appends_nothing(
 async def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
     status, body = await call(client, "GET", "/a/b/c")
     assert status == 404 and "error" in body
-    status, body = await call(client, "GET", "/poll")
-    assert status == 405 and "error" in body
+    response = await client.get("/poll", headers=HEADERS)
+    assert response.status == 405 and "error" in await response.json()
+    assert response.headers["Allow"] == "POST"
+
+
+async def test_header_bytes_that_are_not_utf8_are_400_naming_the_header(
+    client: TestClient,
+) -> None:
+    """aiohttp's client encodes headers itself, so the request is written by hand."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    body = b'{"code": "x", "side": "offerer"}'
+    writer.write(b"POST /poll HTTP/1.1\r\nHost: t\r\nOrigin: \xff\xfe\r\n"
+                 b"Content-Type: application/json\r\nConnection: close\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    reply = await reader.read()
+    writer.close()
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), reply
+    assert b"header Origin is not valid UTF-8" in payload
+    assert b"Access-Control-Allow-Origin" not in head
+
+
+async def test_an_origin_never_sees_another_origins_sessions_through_a_shared_prefix(
+    client: TestClient,
+) -> None:
+    other = {"Origin": ORIGIN + ":8443", "X-Client-Id": "client-2"}
+    await call(client, "POST", "/room/offer", {"peerId": "p", "offer": OFFER}, headers=other)
+    assert (await call(client, "GET", "/?limit=1000"))[1]["topics"] == []
+    assert (await call(client, "GET", "/8443:room/sessions"))[1] == {"sessions": []}
 
 
 # --- CORS --------------------------------------------------------------------------------
@@ -332,6 +364,7 @@ async def test_unknown_route_and_method_are_json_errors(client: TestClient) -> N
 async def test_cors_reflects_origin_and_answers_preflight(client: TestClient) -> None:
     response = await client.get("/health", headers={"Origin": "https://a.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert (await client.get("/health")).headers["Vary"] == "Origin"  # even without an Origin
     response = await client.options("/answer", headers={
         "Origin": "https://a.example", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type, x-client-id"})
@@ -351,8 +384,10 @@ async def test_cors_allow_list(aiohttp_client: Any, tmp_path: Path, backend: str
 
 # --- no input makes a 500 -----------------------------------------------------------------
 
+# Text with lone surrogates too: JSON can carry them (\\ud800), no database can store them.
+any_text = st.text(st.characters(blacklist_categories=()), max_size=20)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8),
                                                                       children, max_size=3),
     max_leaves=8,
@@ -368,7 +403,8 @@ fields = st.fixed_dictionaries({}, optional={
 @given(path=st.sampled_from(["/answer", "/poll", "/leave", "/t/offer"]),
        body=fields | json_values)
 async def test_no_input_makes_a_500(client: TestClient, path: str, body: Any) -> None:
-    raw = json.dumps(body)
+    code = await create(client)  # so that "{code}" reaches a live session's success paths
+    raw = json.dumps(body).replace('"{code}"', json.dumps(code))
     response = await client.post(path, data=raw, headers=HEADERS)
     assert response.status < 500, await response.text()
     assert response.status in (200, 400, 404, 409, 413)

@@ -65,5 +65,41 @@ def test_stops_cleanly_on_signal(tmp_path: Path, signum: int) -> None:
     assert f"database {tmp_path / 's.db'}" in server.output
     assert "backend sqlite" in server.output
     server.send_signal(signum)
-    assert server.stop() == 0
+    assert server.wait(30) == 0
     assert "Traceback" not in server.output
+
+
+def test_a_request_in_flight_at_sigterm_still_gets_its_answer(tmp_path: Path) -> None:
+    """The kv model's write latency (3 model s at time scale 1) holds a create in flight."""
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    server = ServerProcess(tmp_path / "s.db", backend="kv",
+                           extra_args=["--kv-write-ms", "3000", "--kv-jitter", "0"]).start()
+    replies: list[int] = []
+
+    def create() -> None:
+        request = urllib.request.Request(
+            f"{server.url}/room/offer", data=json.dumps({"peerId": "p", "offer": "o"}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            replies.append(response.status)
+
+    sender = threading.Thread(target=create)
+    sender.start()
+    time.sleep(0.5)  # the create is now inside its modelled 3 s write; nothing to poll for that
+    server.send_signal(signal.SIGTERM)
+    sender.join(30)
+    assert replies == [200]
+    assert server.wait(30) == 0
+
+
+def test_synchronous_defaults_to_full_durability() -> None:
+    assert load_settings([], {}).synchronous == "full"
+    assert load_settings(["--synchronous", "normal"], {}).synchronous == "normal"
+    with pytest.raises(SettingsError, match="not one of full, normal"):
+        load_settings([], {"SIGNALING_SYNCHRONOUS": "off"})
+    with pytest.raises(SettingsError, match="ten years"):
+        load_settings(["--session-ttl", "99999999999999999999"], {})

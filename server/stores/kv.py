@@ -142,19 +142,23 @@ class KvStore:
             raise CandidateLimit(code, side, self._limits.max_candidates)
         await self._update(edge, caller, code, **{field: [*session[field], candidate]})
 
-    async def _open_sessions(self, edge: Edge, index_key: str) -> list[Session]:
-        """The unanswered, unexpired sessions an index names, fetched in parallel as rondevu did."""
+    async def _open_sessions(self, edge: Edge, origin: str, index_key: str) -> list[Session]:
+        """The unanswered, unexpired sessions of ``origin`` an index names, fetched in parallel
+        as rondevu did. The origin is checked on each session because ``index:<origin>:`` is
+        ambiguous (an origin with a port prefixes one without), a leak rondevu had and the
+        harness does not need."""
         index = await edge.get(index_key)
         if index is None:
             return []
         raws = await asyncio.gather(*(edge.get(session_key(code)) for code in json.loads(index)))
         now = now_ms(self._clock)
         sessions = [_session_of(json.loads(raw)) for raw in raws if raw is not None]
-        return [s for s in sessions if s.expires_at > now and s.answer is None]
+        return [s for s in sessions
+                if s.expires_at > now and s.answer is None and s.origin == origin]
 
     async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
         edge = self.model.route(caller.client)
-        sessions = await self._open_sessions(edge, index_prefix(caller.origin) + topic)
+        sessions = await self._open_sessions(edge, caller.origin, index_prefix(caller.origin) + topic)
         return sorted(sessions, key=lambda s: s.created_at, reverse=True)
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
@@ -162,7 +166,7 @@ class KvStore:
         prefix = index_prefix(caller.origin)
         counts = []
         for index_key in await edge.list_keys(prefix):
-            count = len(await self._open_sessions(edge, index_key))
+            count = len(await self._open_sessions(edge, caller.origin, index_key))
             if count:
                 counts.append(TopicCount(index_key[len(prefix):], count))
         start = (page - 1) * limit

@@ -60,7 +60,7 @@ class RmwStore(SqliteStore):
 
     @classmethod
     async def open(
-        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "NORMAL"
+        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL"
     ) -> RmwStore:
         store = await super().open(path, limits, clock, synchronous=synchronous)
         assert isinstance(store, RmwStore)
@@ -95,14 +95,17 @@ class RmwStore(SqliteStore):
         rows = [{"code": code, "side": str(side), "seq": seq, "candidate": candidate}
                 for seq, candidate in enumerate(candidates, start=1)]
         async with self._list_lock:
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 await conn.execute(_CLEAR_SIDE, {"code": code, "side": str(side)})
                 await conn.executemany(_INSERT_CANDIDATE, rows)
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Never leave the connection inside a transaction: it would hold SQLite's write
+                # lock and wedge every later write, which is not the baseline's documented flaw.
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
 
     async def close(self) -> None:
         await self._list_writer.close()
@@ -110,4 +113,6 @@ class RmwStore(SqliteStore):
 
 
 async def open_store(settings: Settings, clock: Clock) -> RmwStore:
-    return await RmwStore.open(settings.db, limits_of(settings), clock)
+    return await RmwStore.open(
+        settings.db, limits_of(settings), clock, synchronous=settings.synchronous.upper()
+    )

@@ -172,12 +172,12 @@ class SqliteStore:
 
     @classmethod
     async def open(
-        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "NORMAL"
+        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL"
     ) -> SqliteStore:
         """Open (creating if needed) and migrate ``path``.
 
-        WAL with ``synchronous=NORMAL`` survives a killed process with every committed write
-        (the WAL is written before COMMIT returns); only a power cut can lose the last commits.
+        ``synchronous=FULL`` (the default) fsyncs the WAL at every commit, so an acknowledged
+        write survives a power cut; ``NORMAL`` survives a killed process only, for speed.
         """
         try:
             # Checked synchronously first: aiosqlite's worker thread outlives a failed connect
@@ -302,4 +302,6 @@ class SqliteStore:
 
 
 async def open_store(settings: Settings, clock: Clock) -> SqliteStore:
-    return await SqliteStore.open(settings.db, limits_of(settings), clock)
+    return await SqliteStore.open(
+        settings.db, limits_of(settings), clock, synchronous=settings.synchronous.upper()
+    )
