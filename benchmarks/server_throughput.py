@@ -44,7 +44,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loadtests._server_process import ServerProcess  # noqa: E402
+from loadtests._server_process import ServerProcess, healthy, stop_process  # noqa: E402
 
 log = logging.getLogger("benchmark")
 
@@ -109,26 +109,11 @@ def bare_process(timeout: float = 30.0) -> Iterator[tuple[str, int]]:
         if not line.startswith("listening on "):
             raise RuntimeError(f"bare app did not start: {line!r}")
         url = line.split()[2]
-        _wait_healthy(url, time.monotonic() + timeout)
+        if not healthy(url, time.monotonic() + timeout):
+            raise RuntimeError(f"bare app at {url} did not answer /health in {timeout} s")
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_healthy(url: str, deadline: float) -> None:
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+        stop_process(proc, 10)
 
 
 # --- load --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loadtests._campaign_settings import CampaignSettings
 from loadtests._progress import progress_line, read_totals
-from loadtests._server_process import ServerProcess
+from loadtests._server_process import ServerProcess, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,6 @@ def _watch(process: subprocess.Popen[bytes], settings: CampaignSettings, label: 
             return process.wait(30)
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def run_target(settings: CampaignSettings, target: str, label: str) -> Path:
     """Start the target's server (unless external), load it, stop everything; the run folder."""
     run_dir = settings.output / target
@@ -105,7 +95,7 @@ def run_target(settings: CampaignSettings, target: str, label: str) -> Path:
         print(progress_line(label, 0, totals).replace("settling, final reads", "done"),
               flush=True)
     finally:
-        _stop(locust)
+        stop_process(locust, 30)
         if server:
             server.stop()
     return run_dir

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -20,12 +19,41 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 class ServerStartError(RuntimeError):
     """The server exited or did not answer /health in time; the message holds its output."""
+
+
+def healthy(url: str, deadline: float) -> bool:
+    """Poll ``url``/health until it answers 200 (True) or ``deadline`` passes (False)."""
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen[Any] | None, timeout: float) -> int | None:
+    """SIGTERM, then SIGKILL if ``process`` has not stopped within ``timeout``; its status."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class ServerProcess:
@@ -97,17 +125,9 @@ class ServerProcess:
                 log.close()
 
     def _wait_healthy(self, deadline: float) -> None:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerStartError(f"{self.url}/health did not answer:\n{self.output}")
-            time.sleep(0.05)
+        if not healthy(self.url, deadline):
+            self.stop()
+            raise ServerStartError(f"{self.url}/health did not answer:\n{self.output}")
 
     @property
     def output(self) -> str:
@@ -135,16 +155,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, then SIGKILL if the server has not stopped within ``timeout``."""
-        if not self._process:
-            return None
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        return self._process.returncode
+        return stop_process(self._process, timeout)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

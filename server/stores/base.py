@@ -7,6 +7,7 @@ concurrency tests tell them apart.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from dataclasses import dataclass
@@ -111,8 +112,6 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
-        import asyncio
-
         await asyncio.sleep(seconds)
 
 
