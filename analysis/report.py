@@ -18,7 +18,6 @@ from analysis.campaign import Campaign, Run
 from analysis.gates import (
     CONSISTENT,
     DEFAULT_EXPECTATIONS,
-    LOST_PREFIX,
     Evidence,
     judge as judge_evidence,
     parse_expectation,
@@ -122,7 +121,8 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
     check = run.check
     anomalies = {kind: {"count": int(a.get("count", 0)), "sessions": int(a.get("sessions", 0))}
                  for kind, a in check.get("anomalies", {}).items()}
-    total = sum(a["count"] for a in anomalies.values())
+    evidence = Evidence.from_run_json(check)
+    total = evidence.total
     operations = int(check.get("operations", len(run.records)))
     names = (run.meta.get("run"), run.path.name, run.label, run.backend)  # most specific first
     expected = next((expectations[name] for name in names if name in expectations), None)
@@ -135,7 +135,7 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
         "description": describe(run.backend, run.meta.get("target")),
         "latency": latency_kind(run.backend),
         "verdict": check.get("verdict", "anomalies found" if total else CONSISTENT),
-        "gate": asdict(judge(run.label, expected, Evidence.from_run_json(check))),
+        "gate": asdict(judge(run.label, expected, evidence)),
         "operations": operations, "sessions": check.get("sessions"),
         "unverifiable": check.get("unverifiable"),
         "duration_s": span,
@@ -145,7 +145,7 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
                      "server_ms": _percentile_points(v.server_ms)}
                 for op, v in latencies.items()},
         "anomalies": anomalies, "anomaly_total": total,
-        "lost_writes": sum(a["count"] for k, a in anomalies.items() if k.startswith(LOST_PREFIX)),
+        "lost_writes": evidence.lost_writes,
         "examples": [_example(example) for a in check.get("anomalies", {}).values()
                      for example in a.get("examples", [])],
         "lag_ms": check.get("lag_ms", {}),
