@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.history import HistoryError, find_runs, load_run
+from analysis.checker import check_run, run_to_json
+from analysis.history import HistoryError, LoadedRun, find_runs, load_run
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +29,37 @@ class CampaignError(Exception):
 
 @dataclass
 class Run:
-    """One backend's run: what ran (``meta``), what happened (``records``), what the checker
-    found (``check``, one entry of the checker JSON's ``runs``)."""
+    """One run of a comparison: the loaded history (what ran and what happened) and what the
+    checker found (``check``, one entry of the checker JSON's ``runs``)."""
 
     label: str
-    backend: str
-    path: Path
-    meta: dict[str, Any]
-    records: list[dict[str, Any]]
+    """What the report calls it: its backend, or backend and folder where a backend repeats."""
+    loaded: LoadedRun
     check: dict[str, Any]
+
+    @property
+    def backend(self) -> str:
+        return self.loaded.backend
+
+    @property
+    def path(self) -> Path:
+        return self.loaded.path
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.loaded.meta
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.loaded.records
 
 
 @dataclass
 class Campaign:
     path: Path
     runs: list[Run]
-    check: dict[str, Any] = field(default_factory=dict)
     check_source: str = ""
+    """Where the checker's verdicts came from: a check.json, or the checker run now."""
 
 
 def load_campaign(path: Path, check_json: Path | None = None, recheck: bool = False) -> Campaign:
@@ -62,33 +77,40 @@ def load_campaign(path: Path, check_json: Path | None = None, recheck: bool = Fa
 
 def _load(path: Path, check_json: Path | None, recheck: bool) -> Campaign:
     run_paths = find_runs([path])
-    if not run_paths:
-        raise CampaignError(f"{path}: no run folder (a folder with meta.json) found")
     check_json = check_json or path / CHECK_FILE
     if check_json.is_file() and not recheck:
-        check = json.loads(check_json.read_text())
+        try:
+            check = json.loads(check_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CampaignError(f"{check_json}: not the checker's JSON ({error}); "
+                                "use --recheck to check the histories again") from None
         source = str(check_json)
     else:
-        check = run_checker(run_paths)
-        source = "the checker, run now"
-    entries = check.get("runs", [])
+        check, source = {}, "the checker, run now"
     loaded = [load_run(run_path) for run_path in run_paths]
+    entries = check.get("runs", []) if isinstance(check, dict) else []
     matched = [match_entry(run.path, run.meta, entries) for run in loaded]
-    missing = [run.path for run, entry in zip(loaded, matched) if entry is None]
-    if missing:
+    missing = [run for run, entry in zip(loaded, matched) if entry is None]
+    if missing and entries:
         log.warning("%s has no entry for %s: checking them now", source,
-                    ", ".join(map(str, missing)))
-        extra = iter(run_checker(missing)["runs"])
-        matched = [entry if entry is not None else next(extra) for entry in matched]
-    backends = [entry.get("backend") or run.meta.get("backend") or run.path.name
-                for run, entry in zip(loaded, matched)]
+                    ", ".join(str(run.path) for run in missing))
+    fresh = iter(run_to_json(check_run(run)) for run in missing)
+    matched = [entry if entry is not None else next(fresh) for entry in matched]
+    return campaign_of(path, loaded, matched, source)
+
+
+def campaign_of(path: Path, loaded: list[LoadedRun], entries: list[dict[str, Any]],
+                source: str) -> Campaign:
+    """A comparison from runs already loaded and checked (``entries`` in the same order), so
+    that whoever just checked them does not read the histories a second time."""
+    backends = [run.backend for run in loaded]
     repeated = {name for name, count in Counter(backends).items() if count > 1}
     runs = [
-        Run(label=f"{backend} ({run.path.name})" if backend in repeated else backend,
-            backend=backend, path=run.path, meta=run.meta, records=run.records, check=entry)
-        for backend, run, entry in zip(backends, loaded, matched)
+        Run(label=f"{run.backend} ({run.path.name})" if run.backend in repeated else run.backend,
+            loaded=run, check=entry)
+        for run, entry in zip(loaded, entries)
     ]
-    return Campaign(path=path, runs=runs, check=check, check_source=source)
+    return Campaign(path=path, runs=runs, check_source=source)
 
 
 def match_entry(run_path: Path, meta: dict[str, Any],
@@ -104,11 +126,3 @@ def match_entry(run_path: Path, meta: dict[str, Any],
         if meta.get("run") and entry.get("run") == meta.get("run"):
             return entry
     return None
-
-
-def run_checker(run_paths: list[Path]) -> dict[str, Any]:
-    """The checker's JSON for ``run_paths``, computed now by the checker itself (no gates: the
-    report evaluates its own)."""
-    from analysis.checker import check_run, to_json
-
-    return to_json([check_run(load_run(run_path)) for run_path in run_paths])

@@ -1,7 +1,7 @@
 """``python -m analysis check PATH...``: check run folders, print a summary, write JSON.
 
 Exit status: 0 consistent (or, with ``--expect``, every gate passed), 1 anomalies found (or a
-gate failed), 2 the input could not be checked.
+gate failed), 2 the input could not be checked. Errors go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import logging
 import sys
 from pathlib import Path
 
-from analysis.check_gates import Expectation, GateError, evaluate
 from analysis.check_summary import format_gates, format_run
-from analysis.checker import check_run, to_json
-from analysis.checker.result import CONSISTENT, RunResult
+from analysis.checker import check_run, run_to_json, to_json
+from analysis.gates import Expectation, GateError, evaluate, outcome
 from analysis.history import HistoryError, find_runs, load_run
+from analysis.verdicts import CONSISTENT, PASSED
 
 EXIT_OK, EXIT_ANOMALIES, EXIT_UNCHECKABLE = 0, 1, 2
 
@@ -26,13 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a run folder (holds meta.json) or a comparison folder of runs")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="write the full result as JSON (format: docs/checker.md)")
-    parser.add_argument("--expect", action="append", default=[], metavar="[RUN=]VERDICT",
+    parser.add_argument("--expect", action="append", default=[], metavar="[RUN=]WORD",
                         help="gate: consistent, lost-writes or anomalies (analysis/gates.py), for "
-                             "all runs or for one backend or run (kv=anomalies); repeatable; "
-                             "exit 0 only if all pass")
+                             "all runs or for one backend, run id or folder (kv=anomalies); "
+                             "repeatable; exit 0 only if all pass")
     parser.add_argument("--examples", type=int, default=3, metavar="N",
                         help="explanations printed per anomaly type (default 3; JSON keeps 5)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log progress")
+
+
+def fail(message: str) -> int:
+    print(f"python -m analysis check: {message}", file=sys.stderr)
+    return EXIT_UNCHECKABLE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,25 +47,24 @@ def run(args: argparse.Namespace) -> int:
         expectations = [Expectation.parse(text) for text in args.expect]
         run_paths = find_runs(args.paths)
     except (GateError, HistoryError) as error:
-        print(f"check: {error}", file=sys.stderr)
-        return EXIT_UNCHECKABLE
-    results: list[RunResult] = []
+        return fail(str(error))
+    entries = []
     unchecked = 0
     for path in run_paths:
         try:
-            results.append(check_run(load_run(path)))
+            result = check_run(load_run(path))
         except HistoryError as error:
-            print(f"check: cannot check {path}: {error}", file=sys.stderr)
+            fail(f"cannot check {path}: {error}")
             unchecked += 1
             continue
-        print(format_run(results[-1], args.examples))
+        entries.append(run_to_json(result))
+        print(format_run(result, args.examples))
         print()
     try:
-        gates = evaluate(expectations, results)
+        gates = evaluate(expectations, entries)
     except GateError as error:
-        print(f"check: {error}", file=sys.stderr)
-        return EXIT_UNCHECKABLE
-    document = to_json(results, gates)
+        return fail(str(error))
+    document = to_json(entries, [g.as_json() for g in gates])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
@@ -71,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
     if unchecked:
         return EXIT_UNCHECKABLE
     if gates:
-        return EXIT_OK if all(gate["passed"] for gate in gates) else EXIT_ANOMALIES
+        return EXIT_OK if outcome(gates) == PASSED else EXIT_ANOMALIES
     return EXIT_OK if document["verdict"] == CONSISTENT else EXIT_ANOMALIES

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from analysis.checker.result import RunResult
+from analysis.gates import Gate
 
 
 def format_run(result: RunResult, examples: int = 3) -> str:
@@ -42,10 +43,10 @@ def format_lag(lag: dict[str, Any]) -> str:
     return f"{lag['count']} writes, " + ", ".join(parts)
 
 
-def format_gates(gates: Sequence[dict[str, Any]]) -> str:
+def format_gates(gates: Sequence[Gate]) -> str:
     lines = ["gates:"]
     for gate in gates:
-        outcome = "passed" if gate["passed"] else "FAILED"
-        lines.append(f"  {gate['run']} (backend {gate['backend']}) expected "
-                     f"{gate['expect']}: {outcome}: {gate['message']}")
+        outcome = gate.outcome if gate.passed else gate.outcome.upper()
+        lines.append(f"  {gate.run} (backend {gate.backend}) expected "
+                     f"{gate.expect}: {outcome}: {gate.message}")
     return "\n".join(lines)

@@ -1,36 +1,98 @@
-"""What CI demands of each run, and the one sentence that says whether it got it.
+"""Gates: what a run is expected to show, and the one sentence that says whether it did.
 
-Both the checker's ``--expect`` and the report's gates judge here, so they cannot disagree. A
-gate must never pass on missing evidence, in either direction:
+The checker's ``--expect``, the report and the comparison all judge here, with one syntax
+(``--expect [RUN=]WORD``, the words of :mod:`analysis.verdicts`) and the same rules, so they
+cannot disagree. ``RUN`` selects runs by backend, run id or folder name; without it the gate
+applies to every run. A gate must never pass on missing evidence, in either direction:
 
 * ``consistent``: no anomaly, **and** most sessions were verified after settling (a run whose
   final reads never happened, or whose sessions were never created, proves nothing), **and** the
-  server never answered 5xx (API.md: no input makes a consistent server answer 500).
+  server never answered 5xx (a consistent server never answers 500 to any input).
 * ``lost-writes``: at least one acknowledged write lost outright (a ``lost-*`` anomaly); other
   anomalies alone do not count, or a harness that stopped seeing lost writes would still pass.
 * ``anomalies``: at least one anomaly of any type, for a store whose documented misbehaviour
   under the load may show as stale or out-of-order reads rather than lost writes.
+
+An expectation that selects no run is an error, not a pass: a comparison missing a store must
+not pass for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-CONSISTENT, ANOMALIES, LOST_WRITES = "consistent", "anomalies", "lost-writes"
-EXPECTATIONS = (CONSISTENT, ANOMALIES, LOST_WRITES)
-DEFAULT_EXPECTATIONS = {"sqlite": CONSISTENT, "rmw": LOST_WRITES, "kv": ANOMALIES}
+from analysis.verdicts import (
+    ANOMALIES_FOUND,
+    CONSISTENT,
+    EXPECT_CONSISTENT,
+    EXPECT_LOST_WRITES,
+    EXPECTATIONS,
+    FAILED,
+    NOT_GATED,
+    PASSED,
+)
+from server.stores import BACKENDS
 
 #: Anomaly types that are writes lost outright, as opposed to seen late or out of order.
 LOST_PREFIX = "lost-"
 #: A consistency claim needs at least this share of sessions verified after settling.
 MIN_VERIFIED_SHARE = 0.5
 
+assert {backend.expected for backend in BACKENDS.values()} <= set(EXPECTATIONS)
+
+
+class GateError(ValueError):
+    """An ``--expect`` that cannot be used: a bad word, or no run it applies to."""
+
 
 def plural(count: int, word: str, words: str | None = None) -> str:
     """``1 anomaly``, ``2 anomalies``: counts in sentences a person reads."""
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One ``--expect``: a run selector (None: every run) and the word it expects."""
+
+    selector: str | None
+    expect: str
+
+    @classmethod
+    def parse(cls, text: str) -> Expectation:
+        """``WORD`` or ``RUN=WORD``; :class:`GateError` names the choices."""
+        selector, equals, word = text.rpartition("=")
+        if word not in EXPECTATIONS:
+            raise GateError(f"--expect {text!r}: say {', '.join(EXPECTATIONS)}, optionally after "
+                            "RUN= (a backend, run id or folder name: kv=anomalies)")
+        if equals and not selector.strip():
+            raise GateError(f"--expect {text!r}: name the run before '=', or leave '=' out "
+                            "to gate every run")
+        return cls(selector.strip() or None, word)
+
+    def selects(self, entry: Mapping[str, Any]) -> bool:
+        return self.selector is None or self.selector in run_names(entry)
+
+    def __str__(self) -> str:
+        return f"{self.selector}={self.expect}" if self.selector else self.expect
+
+
+def run_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """What an expectation may call a run (one entry of the checker's JSON)."""
+    return (str(entry.get("run")), Path(str(entry.get("path", ""))).name,
+            str(entry.get("backend")))
+
+
+def with_defaults(explicit: Sequence[Expectation], entries: Sequence[Mapping[str, Any]]
+                  ) -> list[Expectation]:
+    """``explicit``, then the harness's own gate (``server.stores.BACKENDS``) for each backend
+    of a run that no explicit expectation selects."""
+    unselected = [entry for entry in entries if not any(e.selects(entry) for e in explicit)]
+    present = dict.fromkeys(str(entry.get("backend")) for entry in unselected)
+    return [*explicit, *(Expectation(name, BACKENDS[name].expected)
+                         for name in present if name in BACKENDS)]
 
 
 @dataclass(frozen=True)
@@ -66,6 +128,10 @@ class Evidence:
     def verified(self) -> int:
         return self.sessions - self.unverifiable
 
+    @property
+    def verdict(self) -> str:
+        return ANOMALIES_FOUND if self.total else CONSISTENT
+
     def found(self) -> str:
         """The kinds found, most frequent first: ``759 stale-read, 6 lost-candidate``."""
         kinds = sorted(((n, k) for k, n in self.anomalies.items() if n), reverse=True)
@@ -83,9 +149,9 @@ def judge(expected: str | None, evidence: Evidence) -> Judgement:
     """Hold one run's evidence against its expectation."""
     if expected is None:
         return Judgement(None, "no expectation set, so reported but not gated")
-    if expected == CONSISTENT:
+    if expected == EXPECT_CONSISTENT:
         return _judge_consistent(evidence)
-    if expected == LOST_WRITES:
+    if expected == EXPECT_LOST_WRITES:
         if evidence.lost_writes:
             return Judgement(True, f"known to lose writes, and caught losing "
                                    f"{plural(evidence.lost_writes, 'write')}")
@@ -101,7 +167,8 @@ def judge(expected: str | None, evidence: Evidence) -> Judgement:
 
 def _judge_consistent(evidence: Evidence) -> Judgement:
     if evidence.total:
-        return Judgement(False, f"expected consistent, but {plural(evidence.total, 'anomaly', 'anomalies')}"
+        return Judgement(False, f"expected consistent, but "
+                                f"{plural(evidence.total, 'anomaly', 'anomalies')}"
                                 f" found ({evidence.found()}): a real bug or a checker false "
                                 "positive; read the explanations")
     if evidence.server_errors:
@@ -117,10 +184,57 @@ def _judge_consistent(evidence: Evidence) -> Judgement:
                            f"{evidence.sessions} sessions verified after settling")
 
 
-def parse_expectation(text: str) -> tuple[str | None, str]:
-    """``WORD`` or ``SELECTOR=WORD`` -> (selector or None, word); ValueError names the choices."""
-    selector, _, word = text.rpartition("=")
-    if word not in EXPECTATIONS:
-        raise ValueError(f"--expect {text!r}: say {', '.join(EXPECTATIONS)}, optionally after "
-                         "BACKEND= (e.g. kv=anomalies, rmw=lost-writes)")
-    return selector.strip() or None, word
+@dataclass(frozen=True)
+class Gate:
+    """One expectation held against one run."""
+
+    run: str
+    store: str
+    """What the report calls the run (its backend, or backend and folder when repeated)."""
+    backend: str
+    expect: str | None
+    found: str
+    passed: bool | None
+    message: str
+
+    @property
+    def outcome(self) -> str:
+        return NOT_GATED if self.passed is None else PASSED if self.passed else FAILED
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gate(entry: Mapping[str, Any], expected: str | None, store: str | None = None) -> Gate:
+    """The gate of one run (a checker JSON entry) under ``expected`` (None: not gated)."""
+    evidence = Evidence.from_run_json(entry)
+    judgement = judge(expected, evidence)
+    return Gate(run=str(entry.get("run")), store=store or str(entry.get("backend")),
+                backend=str(entry.get("backend")), expect=expected, found=evidence.verdict,
+                passed=judgement.passed, message=judgement.message)
+
+
+def evaluate(expectations: Sequence[Expectation], entries: Sequence[Mapping[str, Any]],
+             stores: Sequence[str] | None = None) -> list[Gate]:
+    """One gate per (expectation, run it selects), in the order the expectations were given.
+
+    ``stores`` names each entry for the report (default: its backend). Raises
+    :class:`GateError` for an expectation that selects no run.
+    """
+    names = list(stores) if stores is not None else [str(e.get("backend")) for e in entries]
+    gates = []
+    for expectation in expectations:
+        chosen = [i for i, entry in enumerate(entries) if expectation.selects(entry)]
+        if not chosen:
+            raise GateError(f"--expect {expectation}: no run has that backend, run id or "
+                            "folder name")
+        gates += [gate(entries[i], expectation.expect, names[i]) for i in chosen]
+    return gates
+
+
+def outcome(gates: Sequence[Gate]) -> str:
+    """``passed`` when there are gates and all held, ``failed`` when one did not, else
+    ``not gated``: no gates is never a pass."""
+    if not any(g.passed is not None for g in gates):
+        return NOT_GATED
+    return FAILED if any(g.passed is False for g in gates) else PASSED

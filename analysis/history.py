@@ -27,6 +27,9 @@ FORMAT_VERSION = 1
 CHUNK_BYTES = 1 << 20
 REQUIRED_FIELDS = frozenset({"op", "t0", "t1", "host", "type"})
 OPS = ("create", "answer", "candidate", "poll", "list", "leave")
+"""Every operation a history records, in the order reports list them."""
+WRITES = frozenset({"create", "answer", "candidate", "leave"})
+READS = frozenset({"poll", "list"})
 TYPES = ("ok", "fail", "info")
 SIDES = ("offerer", "answerer")
 CANONICAL_OPS = {name: name for name in OPS}
@@ -58,7 +61,8 @@ class LoadedRun:
 
     @property
     def backend(self) -> str:
-        return str(self.meta.get("backend") or self.meta.get("target_name") or self.path.name)
+        """What the run was made against: ``meta.json``'s backend, else the folder's name."""
+        return str(self.meta.get("backend") or self.path.name)
 
     def origin(self, index: int) -> tuple[str, int]:
         """The file (relative to the run folder) and line number of ``records[index]``."""
@@ -256,19 +260,17 @@ def _is_token(value: Any) -> bool:
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while building a million acyclic objects, then freeze them.
+    """Pause the cycle collector while building a million acyclic objects.
 
     Records and the checker's per-session tuples hold no reference cycles, but every few
     thousand allocations the collector would walk all young objects: with it running, loading a
-    million records takes several times as long, and re-enabling it would make its next pass
-    walk them all once more (two seconds). ``gc.freeze`` moves what exists to the permanent
-    generation instead; reference counting still frees the records when the run is dropped.
+    million records takes several times as long. The collector's previous state is restored on
+    the way out, so the caller's process is left as it was.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
         if was_enabled:
             gc.enable()

@@ -10,6 +10,7 @@ import argparse
 import logging
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
             examples = found.get("examples") or []
             if not examples:
                 continue
-            timeline = session_timeline(run.records, examples[0], run.label, scale)
+            timeline = session_timeline(run.loaded, examples[0], run.label, scale)
             made.append((f"timeline-{slug(run.label)}-{slug(kind)}",
                          f"{run.label}: one {kind}, session {timeline.session}",
                          "Each row is one client; bars are operations from invocation to "
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         campaign = load_campaign(args.campaign, args.check_json, args.recheck)
     except CampaignError as error:
-        print(f"python -m analysis plot: {error}")
+        print(f"python -m analysis plot: {error}", file=sys.stderr)
         return 2
     for plot in make_plots(campaign, args.output or args.campaign / PLOT_DIR, args.bucket):
         print(plot.png)

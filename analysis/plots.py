@@ -18,10 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
+from analysis.history import READS
 from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles
-from analysis.timeline import READS, Bar, Timeline
+from analysis.stores import colour
+from analysis.timeline import Bar, Timeline
 
-STORE_COLOURS = {"sqlite": "#2b8a3e", "rmw": "#e67700", "kv": "#c92a2a"}
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
 OP_COLOURS = {"create": "#1971c2", "answer": "#9c36b5", "candidate": "#2f9e44",
               "poll": "#868e96", "list": "#f08c00", "leave": "#495057"}
@@ -42,7 +43,7 @@ def short_number(value: float) -> str:
 def store_colours(stores: Sequence[str]) -> dict[str, str]:
     """A colour per store: the fixed one for the harness's own stores, spares for the rest."""
     spares = iter(SPARE_COLOURS * (1 + len(stores) // len(SPARE_COLOURS)))
-    return {store: STORE_COLOURS.get(store.split(" ")[0]) or next(spares) for store in stores}
+    return {store: colour(store) or next(spares) for store in stores}
 
 
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")

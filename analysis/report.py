@@ -9,19 +9,12 @@ lost its teeth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analysis import stats
 from analysis.campaign import Campaign, Run
-from analysis.gates import (
-    CONSISTENT,
-    DEFAULT_EXPECTATIONS,
-    Evidence,
-    judge as judge_evidence,
-    parse_expectation,
-)
+from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome
 from analysis.stores import describe, latency_kind
 from analysis.timeline import describe_op, lane_names
 
@@ -53,48 +46,6 @@ MEANINGS = {
 }
 
 
-class ExpectationError(ValueError):
-    """An ``--expect`` value that cannot be used; the message says how to write it."""
-
-
-def parse_expectations(items: Iterable[str],
-                       defaults: Mapping[str, str] = DEFAULT_EXPECTATIONS) -> dict[str, str]:
-    """The defaults overridden by ``BACKEND=consistent|lost-writes|anomalies`` (``--expect``).
-
-    BACKEND may also be a run id or a run folder's name, as for the checker's own gates.
-    """
-    expected = dict(defaults)
-    for item in items:
-        try:
-            backend, value = parse_expectation(item)
-        except ValueError as error:
-            raise ExpectationError(str(error)) from None
-        if backend is None:
-            raise ExpectationError(f"--expect {item!r}: name the store, e.g. kv=anomalies")
-        expected[backend] = value
-    return expected
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One store's expectation held against what the checker found; ``passed`` is None for a
-    store with no expectation (reported, not gated)."""
-
-    store: str
-    expected: str | None
-    found: str
-    anomalies: int
-    passed: bool | None
-    message: str
-
-
-def judge(store: str, expected: str | None, evidence: Evidence) -> Gate:
-    """The gate for one store (the rules and sentences are :mod:`analysis.gates`')."""
-    judgement = judge_evidence(expected, evidence)
-    found = "anomalies" if evidence.total else CONSISTENT
-    return Gate(store, expected, found, evidence.total, judgement.passed, judgement.message)
-
-
 def _percentile_points(values: Sequence[float]) -> dict[str, float | None] | None:
     if not values:
         return None
@@ -105,27 +56,27 @@ def _percentile_points(values: Sequence[float]) -> dict[str, float | None] | Non
 def _example(example: Mapping[str, Any]) -> dict[str, Any]:
     """A checker example with its proving operations as rows a person can check by hand."""
     ops = list(example.get("ops", []))
-    origin = min((int(op["t0"]) for op in ops), default=0)
+    origins: dict[Any, int] = {}  # monotonic times compare only within one host
+    for op in ops:
+        origins[op.get("host")] = min(origins.get(op.get("host"), int(op["t0"])), int(op["t0"]))
     lanes = lane_names(str(op.get("client")) for op in ops)
     rows = [{"where": f"{op.get('file', '?')}:{op.get('line', '?')}",
              "client": lanes[str(op.get("client"))],
-             "start_ms": (int(op["t0"]) - origin) / stats.NS_PER_MS,
-             "end_ms": (int(op["t1"]) - origin) / stats.NS_PER_MS,
+             "start_ms": (int(op["t0"]) - origins[op.get("host")]) / stats.NS_PER_MS,
+             "end_ms": (int(op["t1"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "what": describe_op(op)} for op in ops]
     return {"type": example.get("type"), "session": example.get("session"),
             "explanation": example.get("explanation", ""), "ops": rows}
 
 
-def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
-    """Everything the report says about one run."""
+def store_summary(run: Run, run_gate: Gate) -> dict[str, Any]:
+    """Everything the report says about one run, under its gate."""
     check = run.check
     anomalies = {kind: {"count": int(a.get("count", 0)), "sessions": int(a.get("sessions", 0))}
                  for kind, a in check.get("anomalies", {}).items()}
     evidence = Evidence.from_run_json(check)
     total = evidence.total
     operations = int(check.get("operations", len(run.records)))
-    names = (run.meta.get("run"), run.path.name, run.label, run.backend)  # most specific first
-    expected = next((expectations[name] for name in names if name in expectations), None)
     span = stats.span_s(run.records)
     latencies = stats.latencies(run.records)
     under_load = sum(v.operations for v in latencies.values())
@@ -134,8 +85,8 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
         "path": str(run.path), "target": run.meta.get("target"),
         "description": describe(run.backend, run.meta.get("target")),
         "latency": latency_kind(run.backend),
-        "verdict": check.get("verdict", "anomalies found" if total else CONSISTENT),
-        "gate": asdict(judge(run.label, expected, evidence)),
+        "verdict": check.get("verdict", evidence.verdict),
+        "gate": run_gate.as_json(),
         "operations": operations, "sessions": check.get("sessions"),
         "unverifiable": check.get("unverifiable"),
         "duration_s": span,
@@ -154,19 +105,28 @@ def store_summary(run: Run, expectations: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def build_summary(campaign: Campaign, expectations: Mapping[str, str],
+def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
                   plots: Sequence[Mapping[str, str]] = (),
                   time_scale: float = 1.0) -> dict[str, Any]:
-    """The whole report as data (``summary.json``); ``plots`` lists the figures' files."""
-    stores = [store_summary(run, expectations) for run in campaign.runs]
-    gated = [s["gate"]["passed"] for s in stores if s["gate"]["passed"] is not None]
+    """The whole report as data (``summary.json``); ``plots`` lists the figures' files.
+
+    ``expectations`` are held against the runs as given (``analysis.gates.with_defaults`` adds
+    the harness's own); raises :class:`~analysis.gates.GateError` for one that selects no run.
+    """
+    entries = [run.check for run in campaign.runs]
+    gates = evaluate(expectations, entries, [run.label for run in campaign.runs])
+    first = {}
+    for found in gates:
+        first.setdefault(found.store, found)
+    stores = [store_summary(run, first.get(run.label) or gate(run.check, None, run.label))
+              for run in campaign.runs]
     return {
         "format": FORMAT,
         "campaign": str(campaign.path),
-        "verdict": "pass" if all(gated) else "fail",
+        "verdict": outcome(gates),
         "check_source": campaign.check_source,
         "time_scale": time_scale,
-        "gates": [s["gate"] for s in stores],
+        "gates": [found.as_json() for found in gates],
         "stores": stores,
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
                      for s in stores for kind in s["anomalies"]},

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.gates import plural
+from analysis.verdicts import NOT_GATED, PASSED
 
 TITLE = "Signaling consistency report"
 MARK = {True: "\u2714", False: "\u2718", None: "\u2022"}
@@ -58,6 +59,8 @@ def unit(name: str, scale: float) -> str:
 
 def headline(summary: Mapping[str, Any]) -> str:
     failed = [g for g in summary["gates"] if g["passed"] is False]
+    if summary["verdict"] == NOT_GATED:
+        return "NOT GATED: no store had an expectation; read each store's verdict below"
     if not failed:
         return "PASS: every store behaved as expected"
     return f"FAIL: {len(failed)} of the expectations did not hold"
@@ -88,7 +91,7 @@ def scale_sentence(scale: float) -> str:
 
 def overview_table(summary: Mapping[str, Any]) -> Table:
     scale = summary["time_scale"]
-    rows = [[s["store"], s["verdict"], s["gate"]["expected"] or "(not gated)",
+    rows = [[s["store"], s["verdict"], s["gate"]["expect"] or "(not gated)",
              MARK[s["gate"]["passed"]], str(s["operations"]), str(s["anomaly_total"]),
              str(s["lost_writes"]), wall_model(s["lag_ms"].get("p99"), scale)]
             for s in summary["stores"]]
@@ -276,7 +279,7 @@ def _verdict_html(summary: Mapping[str, Any]) -> str:
                      f"<strong>{html.escape(store_sentence(store))}</strong> "
                      f'<span class="gate">Expectation: {html.escape(store["gate"]["message"])}.'
                      "</span></li>")
-    css = "pass" if summary["verdict"] == "pass" else "fail"
+    css = "pass" if summary["verdict"] == PASSED else "fail"
     return (f'<section id="verdict" class="verdict {css}"><p class="headline">'
             f"{html.escape(headline(summary))}</p><ul>{''.join(items)}</ul>"
             f"<p>{html.escape(scale_sentence(summary['time_scale']))}</p></section>")

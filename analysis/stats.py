@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from analysis.history import OPS
+
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
@@ -45,9 +47,8 @@ def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float 
 
 def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """The operation types present, in the order HISTORY.md lists them, unknown ones last."""
-    known = ("create", "answer", "candidate", "poll", "list", "leave")
     present = {str(r.get("op")) for r in records}
-    return [op for op in known if op in present] + sorted(present - set(known))
+    return [op for op in OPS if op in present] + sorted(present - set(OPS))
 
 
 @dataclass

@@ -1,35 +1,31 @@
-"""What each store under test is, in one line, and whether its latency is modelled or real.
+"""What each store under test is, for the report and the figures, with a fallback for servers
+the harness did not start.
 
-The report must be readable by someone who has read nothing else, and the plots must say which
-latencies are slept by the KV model and which are paid for real (KV_MODEL.md, "Latency model
-and fairness"); both come from here so they cannot drift apart.
+The harness's own backends are described once, in ``server.stores.BACKENDS``; a run against
+someone else's server (``--host``) is named by its target and counted as real latency.
 """
 
 from __future__ import annotations
 
-DESCRIPTIONS = {
-    "sqlite": "the recommended design: each write is one atomic SQLite statement or one "
-              "BEGIN IMMEDIATE transaction, and the answer is written only if none is set yet",
-    "rmw": "rondevu's D1 code (Nov 2025): strongly consistent storage, but each update reads "
-           "the session, changes it in memory and writes the column back in a separate "
-           "statement, with no check on the answer",
-    "kv": "rondevu's earlier Workers KV code, emulated: the whole session is one JSON value, "
-          "read from a possibly stale edge cache, changed and put back whole "
-          "(last write wins, no compare-and-set)",
-}
-
-#: Stores whose storage latency is slept by a model rather than paid for real.
-MODELLED = frozenset({"kv"})
+from server.stores import BACKENDS
 
 
 def describe(backend: str, target: str | None = None) -> str:
     """One line saying what ``backend`` stands for; an unknown one is named by its target."""
-    if backend in DESCRIPTIONS:
-        return DESCRIPTIONS[backend]
+    if backend in BACKENDS:
+        return BACKENDS[backend].stands_for
     where = f" at {target}" if target else ""
     return f"an external target{where}, not one of the harness's own stores"
 
 
 def latency_kind(backend: str) -> str:
-    """``modelled`` for a store whose storage latency is slept by the KV model, else ``real``."""
-    return "modelled" if backend in MODELLED else "real"
+    """``modelled`` for a store whose storage latency is slept by a model, else ``real``."""
+    return BACKENDS[backend].latency if backend in BACKENDS else "real"
+
+
+def colour(label: str) -> str | None:
+    """The fixed colour of a run labelled after one of the harness's backends (``kv`` or
+    ``kv (run-2)``), else None."""
+    backend = BACKENDS.get(label.split(" ")[0])
+    return backend.colour if backend else None
+

@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from analysis.history import READS, WRITES, LoadedRun
 from analysis.stats import NS_PER_MS
 
-WRITES = frozenset({"create", "answer", "candidate", "leave"})
-READS = frozenset({"poll", "list"})
 MAX_LANES = 8
 SHORT_TOKEN = 6
 SHORT_LIST = 4
@@ -44,11 +43,6 @@ class Timeline:
     lanes: list[str]
     bars: list[Bar]
     time_scale: float
-
-
-def _key(record: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (record.get("client"), record.get("op"), record.get("side"),
-            int(record.get("t0", 0)), int(record.get("t1", 0)))
 
 
 def shorten(token: Any) -> str:
@@ -92,8 +86,7 @@ def lane_names(clients: Iterable[str]) -> dict[str, str]:
     return short
 
 
-def lanes_for(records: Sequence[Mapping[str, Any]],
-              proving: set[tuple[Any, ...]]) -> dict[str, str]:
+def lanes_for(records: Sequence[Mapping[str, Any]], proving: Sequence[bool]) -> dict[str, str]:
     """The lane of each client: its own, while there are at most ``MAX_LANES`` clients.
 
     Beyond that, only the peers that poll and the clients that took part in the proof keep
@@ -102,8 +95,8 @@ def lanes_for(records: Sequence[Mapping[str, Any]],
     """
     own = {str(r.get("client")) for r in records}
     if len(own) > MAX_LANES:
-        own = {str(r.get("client")) for r in records
-               if _key(r) in proving or (r.get("op") in READS and not r.get("final"))}
+        own = {str(r.get("client")) for r, proves in zip(records, proving)
+               if proves or (r.get("op") in READS and not r.get("final"))}
     names = lane_names(c for c in (str(r.get("client")) for r in records) if c in own)
     lanes = {}
     for record in records:
@@ -113,32 +106,38 @@ def lanes_for(records: Sequence[Mapping[str, Any]],
     return lanes
 
 
-def session_timeline(records: Iterable[Mapping[str, Any]], example: Mapping[str, Any],
-                     store: str, time_scale: float = 1.0) -> Timeline:
+def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
+                     time_scale: float = 1.0) -> Timeline:
     """The timeline of ``example``'s session, its proving operations marked.
 
-    Proving operations are matched to history records by client, operation, side and times;
-    one that is not among the records (another session's write, say) is drawn from the
-    example itself, so nothing the checker cites goes missing from the picture.
+    The checker cites each proving operation with its history ``file`` and ``line``, which is
+    how they are found among the run's records; one from outside the session (another
+    session's write, say) is drawn from the example itself, so nothing the checker cites goes
+    missing from the picture.
     """
     session = example.get("session")
-    proving = {_key(op) for op in example.get("ops", [])}
-    chosen = [r for r in records if r.get("session") == session]
-    seen = {_key(r) for r in chosen}
-    chosen += [op for op in example.get("ops", []) if _key(op) not in seen]
-    chosen.sort(key=lambda r: (int(r["t0"]), int(r["t1"])))
+    cited = {(op.get("file"), op.get("line")): op for op in example.get("ops", [])}
+    chosen: list[tuple[Mapping[str, Any], bool]] = []
+    for index, record in enumerate(run.records):
+        if record.get("session") == session:
+            where = run.origin(index)
+            chosen.append((record, where in cited))
+            cited.pop(where, None)
+    chosen += [(op, True) for op in cited.values()]
+    chosen.sort(key=lambda pair: (int(pair[0]["t0"]), int(pair[0]["t1"])))
+    records = [record for record, _ in chosen]
+    proving = [proves for _, proves in chosen]
     origin: dict[Any, int] = {}
-    for record in chosen:
+    for record in records:
         origin.setdefault(record.get("host"), int(record["t0"]))
-    lanes = lanes_for(chosen, proving)
+    lanes = lanes_for(records, proving)
     bars = [
         Bar(lane=lanes[str(r.get("client"))], op=str(r.get("op")),
             start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
             end_ms=(int(r["t1"]) - origin[r.get("host")]) / NS_PER_MS,
-            type=str(r.get("type")), label=describe_op(r, short=True),
-            proving=_key(r) in proving,
+            type=str(r.get("type")), label=describe_op(r, short=True), proving=proves,
             final=bool(r.get("final")))
-        for r in chosen
+        for r, proves in zip(records, proving)
     ]
     order = list(dict.fromkeys(lanes.values()))
     order.sort(key=lambda lane: lane.startswith("other "))

@@ -44,7 +44,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from loadtests._server_process import ServerProcess, healthy, stop_process  # noqa: E402
+from server.process import ServerProcess, healthy, stop_process  # noqa: E402
 
 log = logging.getLogger("benchmark")
 

@@ -12,7 +12,6 @@ scale keeps every ratio between the clients and the KV model as in production.
 
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -136,12 +135,3 @@ def load_options(parsed: Any) -> LoadOptions:
         origin=str(get("origin", DEFAULT_ORIGIN)),
     )
 
-
-def parse_locust_args(args: list[str]) -> argparse.Namespace:
-    """Locust's full option set (with ours) parsed from ``args``, ignoring config files.
-
-    For in-process runs (tests, the campaign runner) that build an ``Environment`` themselves.
-    """
-    from locust.argument_parser import get_parser
-
-    return get_parser(default_config_files=[]).parse_args(args)

@@ -7,7 +7,6 @@ exit status 2; a traceback would bury the one fact the operator needs.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from .app import create_app
+from .banner import listening_line, settings_line
 from .migrate import MigrationError
 from .settings import Settings, SettingsError, load_settings
 from .stores.sqlite import StartupError
@@ -40,11 +40,8 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         host, port = runner.addresses[0][:2]
         where = settings.db.resolve() if settings.backend != "kv" else "in memory"
-        print(
-            f"listening on http://{host}:{port} (backend {settings.backend}, database {where})",
-            flush=True,
-        )
-        print(f"settings: {json.dumps(settings.as_dict())}", flush=True)
+        print(listening_line(f"http://{host}:{port}", settings.backend, str(where)), flush=True)
+        print(settings_line(settings.as_dict()), flush=True)
         await stop.wait()
         log.info("stopping: finishing requests in flight, then closing the database")
     finally:

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .stores import BACKENDS
+
 ENV_PREFIX = "SIGNALING_"
-BACKENDS = ("sqlite", "rmw", "kv")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -112,7 +113,7 @@ class Settings:
     host: str = setting("127.0.0.1", "address to listen on")
     port: int = setting(8080, "port to listen on", check=port_number)
     db: Path = setting(Path("signaling.db"), "SQLite database file (sqlite and rmw backends)")
-    backend: str = setting("sqlite", "storage backend", choices=BACKENDS)
+    backend: str = setting("sqlite", "storage backend", choices=tuple(BACKENDS))
     synchronous: str = setting(
         "full", "SQLite fsync policy of the writer: full makes every acknowledged write survive "
         "a power cut; normal only a crashed process (faster)", choices=("full", "normal"),

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from server.app import create_app
 from server.settings import KvSettings, Settings
+from support import ORIGIN, candidate
 
-ORIGIN = "https://app.example"
 HEADERS = {"Origin": ORIGIN, "X-Client-Id": "client-1"}
 OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 ANSWER = "v=0\r\no=- 1234567890 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -42,13 +44,6 @@ class ManualClock:
         import asyncio
 
         await asyncio.sleep(0)
-
-
-def candidate(token: str) -> str:
-    return json.dumps({
-        "candidate": f"candidate:{token} 1 udp 2122260223 192.168.1.2 54400 typ host",
-        "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd",
-    })
 
 
 def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:

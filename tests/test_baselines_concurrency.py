@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from concurrent_race import RaceResult, run_race
 
-from loadtests._server_process import ServerProcess
+from server.process import ServerProcess
+from support.race import RaceResult, run_race
 
 TIME_SCALE = "0.1"
 SETTLE_MARGIN = 0.5

@@ -8,25 +8,24 @@ hosts whose clocks cannot be compared...). ``expect.json`` in each folder says w
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from analysis.checker import ANOMALY_TYPES, check_run, to_json
+from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
 from analysis.history import load_run
+from support import CHECKER_CASES
 
-CASES = Path(__file__).parent / "data" / "checker"
-CASE_NAMES = sorted(path.name for path in CASES.iterdir() if (path / "meta.json").is_file())
+CASE_NAMES = sorted(path.name for path in CHECKER_CASES.iterdir() if (path / "meta.json").is_file())
 
 
 def expected(name: str) -> dict:
-    return json.loads((CASES / name / "expect.json").read_text())
+    return json.loads((CHECKER_CASES / name / "expect.json").read_text())
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_case_has_exactly_the_expected_anomalies(name: str) -> None:
     expect = expected(name)
-    run = to_json([check_run(load_run(CASES / name))])["runs"][0]
+    run = run_to_json(check_run(load_run(CHECKER_CASES / name)))
     counts = {kind: run["anomalies"][kind]["count"] for kind in ANOMALY_TYPES}
     wanted = {kind: expect["anomalies"].get(kind, 0) for kind in ANOMALY_TYPES}
     assert counts == wanted, expect["why"]
@@ -37,13 +36,13 @@ def test_case_has_exactly_the_expected_anomalies(name: str) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_every_example_is_proven_by_records_of_the_history(name: str) -> None:
-    run = to_json([check_run(load_run(CASES / name))])["runs"][0]
+    run = run_to_json(check_run(load_run(CHECKER_CASES / name)))
     for kind, found in run["anomalies"].items():
         for example in found["examples"]:
             assert example["type"] == kind
             assert example["explanation"]
             for op in example["ops"]:
-                lines = (CASES / name / op["file"]).read_text().splitlines()
+                lines = (CHECKER_CASES / name / op["file"]).read_text().splitlines()
                 original = json.loads(lines[op["line"] - 1])
                 assert {k: v for k, v in op.items() if k not in ("file", "line")} == original
 
@@ -56,7 +55,7 @@ def test_every_anomaly_type_has_a_case_and_a_near_miss() -> None:
 
 
 def test_lost_candidate_explanation_names_write_final_read_and_last_holder() -> None:
-    result = check_run(load_run(CASES / "lost-candidate"))
+    result = check_run(load_run(CHECKER_CASES / "lost-candidate"))
     example = result.tallies["lost-candidate"].examples[0]
     assert example["explanation"] == (
         "candidate x7f of the offerer's list, written by offerer client h/1/u1/offerer, "
@@ -69,11 +68,11 @@ def test_lost_candidate_explanation_names_write_final_read_and_last_holder() -> 
 def test_stale_read_measures_the_visibility_lag() -> None:
     # x7f known at its acknowledgement (1.207 s); a poll at 2.000 s still missed it. The
     # answer a1, the other write, was never missed.
-    lag = check_run(load_run(CASES / "stale-read")).lag_ms
+    lag = check_run(load_run(CHECKER_CASES / "stale-read")).lag_ms
     assert lag["count"] == 2
     assert (lag["p50"], lag["max"]) == (0.0, pytest.approx(793.0))
 
 
 def test_correct_histories_have_no_lag() -> None:
-    lag = check_run(load_run(CASES / "stale-read.near-concurrent-read")).lag_ms
+    lag = check_run(load_run(CHECKER_CASES / "stale-read.near-concurrent-read")).lag_ms
     assert lag == {"count": 2, "p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}

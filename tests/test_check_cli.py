@@ -9,20 +9,18 @@ import sys
 from pathlib import Path
 
 from analysis.checker import ANOMALY_TYPES
-
-DATA = Path(__file__).parent / "data" / "checker"
-REPO = Path(__file__).parent.parent
+from support import CHECKER_CASES, ROOT
 
 
 def check(*args: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "analysis", "check", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
 def comparison(tmp_path: Path, **backends: str) -> Path:
     """A comparison folder holding one copied case per backend."""
     for backend, case in backends.items():
-        folder = Path(shutil.copytree(DATA / case, tmp_path / backend))
+        folder = Path(shutil.copytree(CHECKER_CASES / case, tmp_path / backend))
         meta = json.loads((folder / "meta.json").read_text())
         (folder / "meta.json").write_text(json.dumps({**meta, "backend": backend,
                                                       "run": f"run-{backend}"}))
@@ -30,7 +28,7 @@ def comparison(tmp_path: Path, **backends: str) -> Path:
 
 
 def test_a_lost_write_is_explained_and_exits_1() -> None:
-    done = check(DATA / "lost-candidate")
+    done = check(CHECKER_CASES / "lost-candidate")
     assert done.returncode == 1, done.stderr
     out = done.stdout
     assert "run lost-candidate (backend handwritten)" in out
@@ -44,7 +42,7 @@ def test_a_lost_write_is_explained_and_exits_1() -> None:
 
 
 def test_a_consistent_run_exits_0() -> None:
-    done = check(DATA / "stale-read.near-concurrent-read")
+    done = check(CHECKER_CASES / "stale-read.near-concurrent-read")
     assert done.returncode == 0, done.stderr
     assert "verdict: consistent" in done.stdout
     lag = "visibility lag (ms): 2 writes, p50 0.0, p90 0.0, p95 0.0, p99 0.0, max 0.0"
@@ -53,7 +51,7 @@ def test_a_consistent_run_exits_0() -> None:
 
 def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     out = tmp_path / "out" / "check.json"
-    done = check(DATA / "conflicting-answers", DATA / "lost-candidate.near-indeterminate-absent",
+    done = check(CHECKER_CASES / "conflicting-answers", CHECKER_CASES / "lost-candidate.near-indeterminate-absent",
                  "--json", out)
     assert done.returncode == 1
     document = json.loads(out.read_text())
@@ -103,26 +101,26 @@ def test_a_failed_gate_exits_1(tmp_path: Path) -> None:
 
 
 def test_a_bare_expect_applies_to_every_run() -> None:
-    near_misses = [DATA / name for name in ("phantom.near-indeterminate-visible",
+    near_misses = [CHECKER_CASES / name for name in ("phantom.near-indeterminate-visible",
                                             "duplicate.near-written-twice")]
     assert check(*near_misses, "--expect", "consistent").returncode == 0
-    assert check(*near_misses, DATA / "phantom", "--expect", "consistent").returncode == 1
+    assert check(*near_misses, CHECKER_CASES / "phantom", "--expect", "consistent").returncode == 1
 
 
 def test_the_whole_data_folder_checks_as_a_comparison() -> None:
-    done = check(DATA)
+    done = check(CHECKER_CASES)
     assert done.returncode == 1
     assert done.stdout.count("\nrun ") + done.stdout.startswith("run ") == len(
-        [path for path in DATA.iterdir() if (path / "meta.json").exists()])
+        [path for path in CHECKER_CASES.iterdir() if (path / "meta.json").exists()])
 
 
 def test_input_that_cannot_be_checked_exits_2(tmp_path: Path) -> None:
-    folder = Path(shutil.copytree(DATA / "lost-candidate", tmp_path / "broken"))
+    folder = Path(shutil.copytree(CHECKER_CASES / "lost-candidate", tmp_path / "broken"))
     with (folder / "history" / "h-1.jsonl").open("a") as history:
         history.write('{"op": "poll", "t0": \n')
     done = check(folder)
     assert done.returncode == 2
     assert "history/h-1.jsonl:6: not valid JSON" in done.stderr
     assert check(tmp_path / "nowhere").returncode == 2
-    assert check(DATA / "lost-candidate", "--expect", "mystery=consistent").returncode == 2
-    assert check(DATA / "lost-candidate", "--expect", "perhaps").returncode == 2
+    assert check(CHECKER_CASES / "lost-candidate", "--expect", "mystery=consistent").returncode == 2
+    assert check(CHECKER_CASES / "lost-candidate", "--expect", "perhaps").returncode == 2

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.check_faults import INJECTORS, inject
-from analysis.check_simulation import SimSettings, meta_for, simulate, write_run
 from analysis.checker import ANOMALY_TYPES, check_run
 from analysis.checker.result import CONSISTENT
 from analysis.history import load_run
+from support.faults import INJECTORS, inject
+from support.simulation import SimSettings, meta_for, simulate, write_run
 
 
 def check(folder: Path, records: list[dict], sim: SimSettings):

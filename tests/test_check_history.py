@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from analysis.history import HistoryError, find_runs, load_run
+from support import CHECKER_CASES
 
-CASES = Path(__file__).parent / "data" / "checker"
-TWO_FILES = CASES / "non-monotonic-read.near-other-host"
+TWO_FILES = CHECKER_CASES / "non-monotonic-read.near-other-host"
 
 
 def copy_case(tmp_path: Path, name: str = "lost-candidate") -> Path:
-    return Path(shutil.copytree(CASES / name, tmp_path / name))
+    return Path(shutil.copytree(CHECKER_CASES / name, tmp_path / name))
 
 
 def test_every_history_file_is_merged_and_each_record_knows_its_line() -> None:

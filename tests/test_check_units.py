@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from analysis.check_gates import Expectation, GateError, evaluate
-from analysis.checker import check_run
+from analysis.checker import check_run, run_to_json
+from analysis.gates import Expectation, GateError, evaluate
 from analysis.checker.lag import summarize
 from analysis.checker.result import EXAMPLES_KEPT, RunResult
 from analysis.history import load_run
-
-DATA = Path(__file__).parent / "data" / "checker"
+from support import CHECKER_CASES
 
 
 def test_lag_percentiles_are_nearest_rank_in_milliseconds() -> None:
@@ -34,20 +33,21 @@ def test_expectations_parse_bare_and_per_backend() -> None:
 
 
 def test_a_gate_matches_backend_run_id_or_folder() -> None:
-    result = RunResult(name="r7", path="/x/cmp/kv-folder", backend="kv", meta={}, sessions=3)
+    result = run_to_json(RunResult(name="r7", path="/x/cmp/kv-folder", backend="kv", meta={},
+                                   sessions=3))
     for selector in ("kv", "r7", "kv-folder"):
         gates = evaluate([Expectation(selector, "consistent")], [result])
-        assert [(g["run"], g["backend"], g["expect"], g["passed"]) for g in gates] == [
+        assert [(g.run, g.backend, g.expect, g.passed) for g in gates] == [
             ("r7", "kv", "consistent", True)]
     # No session verified: too little evidence to call a run consistent.
-    empty = RunResult(name="r8", path="/x/cmp/empty", backend="kv", meta={})
-    assert evaluate([Expectation("r8", "consistent")], [empty])[0]["passed"] is False
+    empty = run_to_json(RunResult(name="r8", path="/x/cmp/empty", backend="kv", meta={}))
+    assert evaluate([Expectation("r8", "consistent")], [empty])[0].passed is False
     with pytest.raises(GateError, match="no run has"):
         evaluate([Expectation("sqlite", "consistent")], [result])
 
 
 def test_only_the_first_examples_are_kept_but_all_are_counted(tmp_path: Path) -> None:
-    folder = Path(shutil.copytree(DATA / "phantom", tmp_path / "many"))
+    folder = Path(shutil.copytree(CHECKER_CASES / "phantom", tmp_path / "many"))
     history = folder / "history" / "h-1.jsonl"
     lines = history.read_text().splitlines()
     poll = json.loads(next(line for line in lines if '"zz9"' in line))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from concurrent_race import run_race
-from loadtests._server_process import ServerProcess
+from server.process import ServerProcess
+from support.race import run_race
 
 
 async def test_sqlite_loses_nothing_under_racing_appends_and_answers(tmp_path: Path) -> None:

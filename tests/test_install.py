@@ -11,9 +11,8 @@ import sys
 import venv
 from pathlib import Path
 
-from loadtests._server_process import ServerProcess
-
-ROOT = Path(__file__).resolve().parent.parent
+from server.process import ServerProcess
+from support import ROOT
 
 
 def test_installed_package_starts_and_answers_health(tmp_path: Path) -> None:

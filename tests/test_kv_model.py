@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from server.settings import KvSettings
-from server.stores.fake_clock import FakeClock
 from server.stores.base import StoreUnavailable
 from server.stores.kv_model import TOO_MANY_WRITES, KvModel
+from support.fake_clock import FakeClock
 
 KEY = "session:abc"
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests._server_process import ServerProcess
-
-ROOT = Path(__file__).resolve().parent.parent
+from server.process import ServerProcess
+from support import ROOT
 
 
 @pytest.mark.timeout(120)

@@ -13,7 +13,12 @@ import pytest
 
 from loadtests import _tokens
 from loadtests._options import load_options, parse_range
-from loadtests._sdp import IceCredentials, candidate_kind, ice_candidate, session_description
+from loadtests._sdp import (
+    IceCredentials,
+    candidate_kind,
+    ice_candidate,
+    session_description,
+)
 from loadtests._tokens import (
     TokenSource,
     answerer_view,

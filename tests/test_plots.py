@@ -16,14 +16,14 @@ from analysis.__main__ import main
 from analysis.campaign import Campaign, load_campaign
 from analysis.plot_cli import figures, nice_bucket
 from analysis.timeline import describe_op, session_timeline
+from support import HISTORY_FILE, PLOTS_COMPARISON, loaded_run
 
-DATA = Path(__file__).parent / "data" / "plots"
-CHECK = json.loads((DATA / "check.json").read_text())
+CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def campaign() -> Campaign:
-    return load_campaign(DATA)
+    return load_campaign(PLOTS_COMPARISON)
 
 
 def test_campaign_pairs_every_run_with_its_checker_entry(campaign: Campaign) -> None:
@@ -169,7 +169,7 @@ def test_lag_figure_has_a_bar_per_store_and_percentile() -> None:
 def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) -> None:
     rmw = campaign.runs[1]
     example = rmw.check["anomalies"]["lost-candidate"]["examples"][0]
-    timeline = session_timeline(rmw.records, example, "rmw", 0.1)
+    timeline = session_timeline(rmw.loaded, example, "rmw", 0.1)
     in_session = [r for r in rmw.records if r["session"] == example["session"]]
     assert len(timeline.bars) == len(in_session)
     assert sum(bar.proving for bar in timeline.bars) == len(example["ops"]) == 3
@@ -195,8 +195,9 @@ def test_timeline_keeps_one_panel_without_a_long_settle() -> None:
                {"op": "poll", "session": "s", "client": "h/1/v/answerer", "side": "answerer",
                 "t0": 6_000_000, "t1": 7_000_000, "host": "h", "type": "ok", "final": True,
                 "read": {"offer": "o", "candidates": []}}]
-    timeline = session_timeline(records, {"type": "lost-candidate", "session": "s",
-                                          "ops": records}, "kv")
+    cited = [{**r, "file": HISTORY_FILE, "line": n} for n, r in enumerate(records, 1)]
+    timeline = session_timeline(loaded_run(records), {"type": "lost-candidate", "session": "s",
+                                                      "ops": cited}, "kv")
     assert len(plots.timeline_figure(timeline).axes) == 1
 
 
@@ -212,9 +213,11 @@ def test_figure_labels_shorten_long_tokens_and_lists() -> None:
 def test_timeline_draws_a_proving_operation_from_outside_the_session() -> None:
     record = {"op": "candidate", "session": "s", "client": "h/1/u/offerer", "side": "offerer",
               "t0": 10, "t1": 20, "host": "h", "type": "ok", "value": "c1"}
-    elsewhere = {**record, "session": "other", "t0": 30, "t1": 40, "value": "c2"}
-    timeline = session_timeline([record], {"type": "x", "session": "s",
-                                           "ops": [record, elsewhere]}, "kv")
+    elsewhere = {**record, "session": "other", "t0": 30, "t1": 40, "value": "c2",
+                 "file": "history/other.jsonl", "line": 7}
+    cited = {**record, "file": HISTORY_FILE, "line": 1}
+    timeline = session_timeline(loaded_run([record]), {"type": "x", "session": "s",
+                                                       "ops": [cited, elsewhere]}, "kv")
     assert [bar.label for bar in timeline.bars] == ["candidate c1", "candidate c2"]
     assert all(bar.proving for bar in timeline.bars)
 
@@ -227,7 +230,7 @@ def test_figures_include_one_timeline_per_store_and_type_found(campaign: Campaig
 
 
 def test_plot_command_writes_png_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["plot", str(DATA), "--output", str(tmp_path)]) == 0
+    assert main(["plot", str(PLOTS_COMPARISON), "--output", str(tmp_path)]) == 0
     printed = capsys.readouterr().out.split()
     assert len(printed) == 16
     for name in printed:
@@ -240,11 +243,11 @@ def test_plot_command_writes_png_and_svg(tmp_path: Path, capsys: pytest.CaptureF
 def test_plot_command_says_what_is_wrong_with_a_folder(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     assert main(["plot", str(tmp_path)]) == 2
-    assert "meta.json" in capsys.readouterr().out
+    assert "meta.json" in capsys.readouterr().err
 
 
 def test_plot_command_refuses_a_bucket_of_no_width(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as stopped:
-        main(["plot", str(DATA), "--bucket", "0"])
+        main(["plot", str(PLOTS_COMPARISON), "--bucket", "0"])
     assert stopped.value.code == 2
     assert "'0' must be greater than 0" in capsys.readouterr().err

@@ -15,13 +15,19 @@ import pytest
 
 from server.settings import KvSettings, Settings
 from server.stores import kv, rmw, sqlite
-from server.stores.base import AnswerConflict, Caller, SessionNotFound, Side, StoreUnavailable
-from server.stores.fake_clock import FakeClock
+from server.stores.base import (
+    AnswerConflict,
+    Caller,
+    SessionNotFound,
+    Side,
+    StoreUnavailable,
+)
 from server.stores.kv import KvStore
 from server.stores.rmw import RmwStore
 from server.stores.sqlite import SqliteStore
+from support import ORIGIN
+from support.fake_clock import FakeClock
 
-ORIGIN = "https://race.example"
 CODE = "race-code"
 
 

@@ -16,20 +16,30 @@ import pytest
 
 from analysis.__main__ import main
 from analysis.campaign import load_campaign
-from analysis.gates import ANOMALIES, CONSISTENT, DEFAULT_EXPECTATIONS, LOST_WRITES, Evidence
-from analysis.report import (ExpectationError,
-                             build_summary, judge, parse_expectations)
+from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
+from analysis.report import build_summary
 from analysis.report_render import render_markdown
+from analysis.verdicts import (
+    ANOMALIES_FOUND,
+    EXPECT_ANOMALIES,
+    EXPECT_CONSISTENT,
+    EXPECT_LOST_WRITES,
+    FAILED,
+    NOT_GATED,
+    PASSED,
+)
+from support import PLOTS_COMPARISON
 
-DATA = Path(__file__).parent / "data" / "plots"
-CHECK = json.loads((DATA / "check.json").read_text())
+CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())
 Written = tuple[Path, int, list[str]]
 """The report folder, the exit status and the printed lines."""
 
 
 def report(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, list[str]]:
-    status = main(["report", str(DATA), "--output", str(tmp_path), *extra])
-    return status, capsys.readouterr().out.strip().splitlines()
+    """Run the report command; the exit status, and what it printed (stdout, then stderr)."""
+    status = main(["report", str(PLOTS_COMPARISON), "--output", str(tmp_path), *extra])
+    printed = capsys.readouterr()
+    return status, (printed.out + printed.err).strip().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +47,13 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     """The report of the unchanged comparison, written once for the tests that only read it."""
     out = tmp_path_factory.mktemp("report")
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        status = main(["report", str(DATA), "--output", str(out)])
+        status = main(["report", str(PLOTS_COMPARISON), "--output", str(out)])
     return out, status, printed.getvalue().strip().splitlines()
 
 
 def changed_check(tmp_path: Path, backend: str, kind: str, count: int) -> Path:
     """A copy of check.json in which ``backend`` has ``count`` anomalies of ``kind``."""
-    check = json.loads((DATA / "check.json").read_text())
+    check = json.loads((PLOTS_COMPARISON / "check.json").read_text())
     for run in check["runs"]:
         if run["backend"] == backend:
             run["anomalies"][kind]["count"] = count
@@ -77,7 +87,7 @@ def test_report_writes_three_files_and_prints_its_path_last(written: Written) ->
 def test_summary_json_carries_the_checkers_findings_and_history_figures(written: Written) -> None:
     tmp_path = written[0]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["verdict"] == "pass"
+    assert summary["verdict"] == PASSED
     assert summary["time_scale"] == 0.1
     stores = {s["store"]: s for s in summary["stores"]}
     for run in CHECK["runs"]:
@@ -133,7 +143,7 @@ def test_a_consistent_store_with_an_anomaly_fails_the_gate(
     status, lines = report(tmp_path, capsys, "--check-json", str(check))
     assert status == 1
     assert "\u2718 sqlite: expected consistent, but 2 anomalies found" in "\n".join(lines)
-    assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == "fail"
+    assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == FAILED
     page = (tmp_path / "report.html").read_text()
     assert "FAIL: 1 of the expectations did not hold" in page
     assert "poll at &lt;b&gt;300 ms&lt;/b&gt; &amp; later" in page, "explanations are escaped"
@@ -143,13 +153,14 @@ def test_a_consistent_store_with_an_anomaly_fails_the_gate(
 def summary_with(tmp_path: Path, check: Path | None = None,
                  *expect: str) -> dict[str, object]:
     """The report's data without drawing or writing anything (the gates are all in it)."""
-    campaign = load_campaign(DATA, check)
-    return build_summary(campaign, parse_expectations(expect))
+    campaign = load_campaign(PLOTS_COMPARISON, check)
+    explicit = [Expectation.parse(text) for text in expect]
+    return build_summary(campaign, with_defaults(explicit, [run.check for run in campaign.runs]))
 
 
 def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(tmp_path: Path) -> None:
     summary = summary_with(tmp_path, changed_check(tmp_path, "rmw", "lost-candidate", 0))
-    assert summary["verdict"] == "fail"
+    assert summary["verdict"] == FAILED
     gate = next(g for g in summary["gates"] if g["store"] == "rmw")
     assert gate["passed"] is False and "lost its teeth" in gate["message"]
     assert "\u2718 rmw is consistent" in render_markdown(summary)
@@ -157,16 +168,16 @@ def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(tmp_path: P
 
 def test_expectations_can_be_overridden(tmp_path: Path) -> None:
     summary = summary_with(tmp_path, None, "kv=consistent")
-    assert summary["verdict"] == "fail"
+    assert summary["verdict"] == FAILED
     assert [g["passed"] for g in summary["gates"]] == [False, True, True]
     assert summary["gates"][0]["message"].startswith("expected consistent, but 2 anomalies")
 
 
 def test_an_expectation_can_name_a_run_folder_or_id(tmp_path: Path) -> None:
     check = changed_check(tmp_path, "sqlite", "stale-read", 1)
-    assert summary_with(tmp_path, check)["verdict"] == "fail"
-    assert summary_with(tmp_path, check, "sqlite=anomalies")["verdict"] == "pass"
-    assert summary_with(tmp_path, check, "plots-sqlite=anomalies")["verdict"] == "pass"
+    assert summary_with(tmp_path, check)["verdict"] == FAILED
+    assert summary_with(tmp_path, check, "sqlite=anomalies")["verdict"] == PASSED
+    assert summary_with(tmp_path, check, "plots-sqlite=anomalies")["verdict"] == PASSED
 
 
 def test_a_bad_expectation_is_refused_with_how_to_write_it(
@@ -174,10 +185,29 @@ def test_a_bad_expectation_is_refused_with_how_to_write_it(
     status, lines = report(tmp_path, capsys, "--expect", "kv=broken")
     assert status == 2
     assert "say consistent, anomalies, lost-writes" in lines[-1]
-    with pytest.raises(ExpectationError):
-        parse_expectations(["=consistent"])
-    assert parse_expectations([]) == DEFAULT_EXPECTATIONS
-    assert parse_expectations(["ext=consistent"])["ext"] == CONSISTENT
+    with pytest.raises(GateError):
+        Expectation.parse("=consistent")
+    assert Expectation.parse("ext=consistent") == Expectation("ext", EXPECT_CONSISTENT)
+    entries = [{"backend": "kv"}, {"backend": "ext"}, {"backend": "sqlite"}]
+    assert with_defaults([], entries) == [Expectation("kv", EXPECT_ANOMALIES),
+                                          Expectation("sqlite", EXPECT_CONSISTENT)]
+    explicit = [Expectation("kv", EXPECT_CONSISTENT)]
+    assert with_defaults(explicit, entries) == [*explicit, Expectation("sqlite",
+                                                                       EXPECT_CONSISTENT)]
+
+
+def test_an_expectation_for_a_missing_store_cannot_pass(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    status, lines = report(tmp_path, capsys, "--expect", "postgres=consistent")
+    assert status == 2
+    assert "--expect postgres=consistent: no run has that backend" in lines[-1]
+
+
+def test_no_gate_is_never_a_pass(tmp_path: Path) -> None:
+    campaign = load_campaign(PLOTS_COMPARISON)
+    summary = build_summary(campaign, [])
+    assert summary["verdict"] == NOT_GATED and summary["gates"] == []
+    assert all(s["gate"]["passed"] is None for s in summary["stores"])
 
 
 def evidence(**anomalies: int) -> Evidence:
@@ -186,28 +216,28 @@ def evidence(**anomalies: int) -> Evidence:
 
 
 def test_a_store_without_expectation_is_reported_not_gated() -> None:
-    gate = judge("ext", None, evidence(stale_read=3))
-    assert gate.passed is None and gate.found == ANOMALIES
-    assert judge("kv", ANOMALIES, evidence()).passed is False
-    assert judge("kv", ANOMALIES, evidence(stale_read=2)).passed is True
-    assert judge("sqlite", CONSISTENT, evidence()).passed is True
+    assert judge(None, evidence(stale_read=3)).passed is None
+    assert evidence(stale_read=3).verdict == ANOMALIES_FOUND
+    assert judge(EXPECT_ANOMALIES, evidence()).passed is False
+    assert judge(EXPECT_ANOMALIES, evidence(stale_read=2)).passed is True
+    assert judge(EXPECT_CONSISTENT, evidence()).passed is True
 
 
 def test_lost_writes_gate_needs_a_lost_write_not_just_any_anomaly() -> None:
-    stale_only = judge("rmw", LOST_WRITES, evidence(stale_read=9, monotonic_writes=2))
+    stale_only = judge(EXPECT_LOST_WRITES, evidence(stale_read=9, monotonic_writes=2))
     assert stale_only.passed is False and "no lost write was found" in stale_only.message
-    caught = judge("rmw", LOST_WRITES, evidence(lost_candidate=2, lost_answer=1))
+    caught = judge(EXPECT_LOST_WRITES, evidence(lost_candidate=2, lost_answer=1))
     assert caught.passed is True and "caught losing 3 writes" in caught.message
 
 
 def test_consistent_gate_needs_evidence_and_no_server_errors() -> None:
     thin = Evidence(operations=279, sessions=10, unverifiable=6, server_errors=0)
-    assert judge("sqlite", CONSISTENT, thin).passed is False
-    assert "only 4 of 10 sessions could be verified" in judge("sqlite", CONSISTENT, thin).message
+    assert judge(EXPECT_CONSISTENT, thin).passed is False
+    assert "only 4 of 10 sessions could be verified" in judge(EXPECT_CONSISTENT, thin).message
     empty = Evidence(operations=279, sessions=0, unverifiable=0, server_errors=0)
-    assert judge("sqlite", CONSISTENT, empty).passed is False
+    assert judge(EXPECT_CONSISTENT, empty).passed is False
     errors = Evidence(operations=279, sessions=10, unverifiable=0, server_errors=3)
-    assert "answered 5xx 3 times" in judge("sqlite", CONSISTENT, errors).message
+    assert "answered 5xx 3 times" in judge(EXPECT_CONSISTENT, errors).message
 
 
 def test_without_check_json_the_checker_runs_and_agrees_with_the_checked_in_one(

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from analysis.__main__ import main
+from support import PLOTS_COMPARISON
 
 CHROMIUM = Path("/usr/bin/chromium")
-DATA = Path(__file__).parent / "data" / "plots"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
@@ -59,7 +59,7 @@ def page_problems(page: Path, work: Path) -> tuple[list[str], str]:
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["report", str(DATA), "--output", str(out)]) == 0
+        assert main(["report", str(PLOTS_COMPARISON), "--output", str(out)]) == 0
     return out
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import aiohttp
 
-from concurrent_race import ORIGIN, answer_sdp, candidate
-from loadtests._server_process import ServerProcess
+from server.process import ServerProcess
+from support import ORIGIN
+from support.race import answer_sdp, race_candidate
 
 HEADERS = {"Origin": ORIGIN}
 
@@ -37,7 +38,7 @@ async def test_acknowledged_writes_survive_sigkill_and_migrations_run_once(
                                         {"code": code, "side": "answerer",
                                          "answer": answer_sdp(i, 1)})
                 assert status == 200
-                values = [candidate(i, "offerer", n) for n in range(5)]
+                values = [race_candidate(i, "offerer", n) for n in range(5)]
                 for value in values:
                     status, _ = await _post(http, f"{server.url}/answer",
                                             {"code": code, "side": "offerer",

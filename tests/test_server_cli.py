@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests._server_process import ServerProcess
+from server.process import ServerProcess
 from server.settings import SettingsError, load_settings
 
 

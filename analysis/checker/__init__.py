@@ -12,7 +12,7 @@ Where each rule lives (one place per anomaly type):
 ``result`` holds the counts and the JSON shape (``docs/checker.md``).
 """
 
-from analysis.checker.result import ANOMALY_TYPES, RunResult, to_json
+from analysis.checker.result import ANOMALY_TYPES, RunResult, run_to_json, to_json
 from analysis.checker.run import check_run
 
-__all__ = ["ANOMALY_TYPES", "RunResult", "check_run", "to_json"]
+__all__ = ["ANOMALY_TYPES", "RunResult", "check_run", "run_to_json", "to_json"]

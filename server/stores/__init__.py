@@ -1,12 +1,16 @@
 """Storage backends behind one protocol, chosen by the ``--backend`` setting.
 
-Each backend module exposes ``async def open_store(settings, clock) -> Store``; this registry is
-the only place that knows their names, so adding a backend touches one line here.
+This registry is the one place that lists the backends: the server's ``--backend`` choices, the
+comparison's default ``--backends``, the report's one-line description of each store, the gate
+the harness holds it to, whether its storage latency is real or modelled, and its colour in the
+figures all come from :data:`BACKENDS`, so adding a backend is one entry here and one module.
+Each backend module exposes ``async def open_store(settings, clock) -> Store``.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .base import Clock, Store, StoreLimits
@@ -14,11 +18,46 @@ from .base import Clock, Store, StoreLimits
 if TYPE_CHECKING:
     from ..settings import Settings
 
-BACKEND_MODULES = {
-    "sqlite": "server.stores.sqlite",
-    "rmw": "server.stores.rmw",
-    "kv": "server.stores.kv",
-}
+
+@dataclass(frozen=True)
+class Backend:
+    """What the harness knows of one backend."""
+
+    name: str
+    module: str
+    stands_for: str
+    """One line for the report: the design it represents."""
+    expected: str
+    """The verdict the comparison's gate expects (``analysis.gates``: consistent, lost-writes
+    or anomalies): a baseline known to misbehave must be caught doing so."""
+    latency: str
+    """``real`` (paid on disk and threads) or ``modelled`` (slept by a model)."""
+    colour: str
+    """Its colour in every figure, so a store looks the same throughout a report."""
+
+
+BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
+    Backend(
+        "sqlite", "server.stores.sqlite",
+        "the recommended design: each write is one atomic SQLite statement, and the answer is "
+        "written only if none is set yet",
+        expected="consistent", latency="real", colour="#2b8a3e",
+    ),
+    Backend(
+        "rmw", "server.stores.rmw",
+        "rondevu's D1 code (Nov 2025): strongly consistent storage, but each update reads the "
+        "session, changes it in memory and writes the column back in a separate statement, with "
+        "no check on the answer",
+        expected="lost-writes", latency="real", colour="#e67700",
+    ),
+    Backend(
+        "kv", "server.stores.kv",
+        "rondevu's earlier Workers KV code, emulated: the whole session is one JSON value, read "
+        "from a possibly stale edge cache, changed and put back whole (last write wins, no "
+        "compare-and-set)",
+        expected="anomalies", latency="modelled", colour="#c92a2a",
+    ),
+)}
 
 
 def limits_of(settings: Settings) -> StoreLimits:
@@ -27,5 +66,5 @@ def limits_of(settings: Settings) -> StoreLimits:
 
 async def open_store(settings: Settings, clock: Clock) -> Store:
     """Open the backend named by ``settings.backend`` (imported only when chosen)."""
-    module = importlib.import_module(BACKEND_MODULES[settings.backend])
+    module = importlib.import_module(BACKENDS[settings.backend].module)
     return await module.open_store(settings, clock)

@@ -32,8 +32,8 @@ from ..migrate import migrate
 from . import limits_of
 from .base import (
     AnswerConflict,
-    CandidateLimit,
     Caller,
+    CandidateLimit,
     Clock,
     CodeInUse,
     Session,

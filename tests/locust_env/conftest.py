@@ -17,8 +17,8 @@ import locust
 import pytest
 from locust.env import Environment
 
-from loadtests._options import parse_locust_args
-from loadtests._server_process import ServerProcess
+from server.process import ServerProcess
+from support.locust_args import parse_locust_args
 
 # Every client timing at a fifth: 200 ms polls, 0.4 s gathering, 6 s timeout, 0.4 s settle.
 FAST = ["--time-scale", "0.2"]

@@ -15,7 +15,6 @@ from loadtests.answer_race import AnswerRace
 from loadtests.handshake import Handshake
 from loadtests.ice_trickle import IceTrickle
 
-
 OTHER = {"offerer": "answerer", "answerer": "offerer"}
 
 

@@ -9,13 +9,12 @@ store loses nothing and the baselines lose writes.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
 import aiohttp
 
-ORIGIN = "https://race.example"
+from support import ORIGIN, candidate
 
 
 @dataclass
@@ -47,12 +46,9 @@ class RaceResult:
         )
 
 
-def candidate(session: int, side: str, n: int) -> str:
-    token = f"s{session}{side[0]}{n}"
-    return json.dumps({
-        "candidate": f"candidate:{token} 1 udp 2122260223 10.0.0.{n % 250} {40000 + n} typ host",
-        "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "race",
-    })
+def race_candidate(session: int, side: str, n: int) -> str:
+    """The ``n``-th candidate of one side of one session, its token unique in the race."""
+    return candidate(f"s{session}{side[0]}{n}", n)
 
 
 def answer_sdp(session: int, n: int) -> str:
@@ -81,7 +77,7 @@ async def _race_one(client: _Client, index: int, code: str, appends: int, answer
     seen: list[tuple[str, list[str]]] = []
 
     async def append(side: str, n: int) -> None:
-        value = candidate(index, side, n)
+        value = race_candidate(index, side, n)
         status, _ = await client.post("/answer", {"code": code, "side": side, "candidate": value},
                                       f"s{index}-{side}-{n % 3}")
         if status == 200:

@@ -1,16 +1,15 @@
 """Run ``python -m server`` as a child process on a free loopback port, and stop it again.
 
-Used by the campaign (``python -m loadtests``) and by the tests, which all need a real server
-process: it starts the server with ``--port 0``, reads the port from the line the server prints,
-and waits for ``/health`` with a deadline instead of sleeping a fixed time. Only the standard
-library is used, so it works the same in asyncio tests and in gevent-patched Locust processes.
+Used by the comparison (``python -m loadtests``), the benchmarks and the tests, which all need a
+real server process: it starts the server with ``--port 0``, reads the address from the line the
+server prints (``server.banner``), and waits for ``/health`` with a deadline instead of sleeping
+a fixed time. Only the standard library is used, so it works the same in asyncio tests and in
+gevent-patched Locust processes.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+from server.banner import parse_settings, parse_url
 
 
 class ServerStartError(RuntimeError):
@@ -114,11 +113,12 @@ class ServerProcess:
                 if log:
                     log.write(line)
                     log.flush()
-                match = _LISTENING.search(line)
-                if match and not self.url:
-                    self.url = match[1]
-                if line.startswith("settings: "):
-                    self.settings = json.loads(line[len("settings: "):])
+                url = parse_url(line)
+                if url and not self.url:
+                    self.url = url
+                settings = parse_settings(line)
+                if settings is not None:
+                    self.settings = settings
                     found.set()
         finally:
             if log:

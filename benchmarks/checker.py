@@ -1,4 +1,4 @@
-"""``python -m analysis.bench``: how fast the checker loads and checks a large history.
+"""How fast the checker loads and checks a large history: ``python benchmarks/checker.py``.
 
 Generates a run folder of a simulated correct store (by default 1,000,000 operations over 20,000
 sessions, written as the load tests would: one file per process) in a temporary folder, then
@@ -16,9 +16,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from analysis.check_simulation import SimSettings, meta_for, simulate, write_run
-from analysis.checker import check_run
-from analysis.history import load_run
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the simulated store is test support, not product
+
+from analysis.checker import check_run  # noqa: E402
+from analysis.history import load_run  # noqa: E402
+from support.simulation import SimSettings, meta_for, simulate, write_run  # noqa: E402
 
 # Operations per session besides polls (create, candidates, answer, finals, second answerers),
 # and extra operations per poll-per-client, in the simulator; measured, used to hit the target.
@@ -26,7 +29,7 @@ FIXED_OPS, OPS_PER_POLL = 12.9, 2.15
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.bench",
+    parser = argparse.ArgumentParser(prog="python benchmarks/checker.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--operations", type=int, default=1_000_000)
     parser.add_argument("--sessions", type=int, default=20_000)

@@ -1,9 +1,8 @@
-"""The comparison: the same Locust load against every store, then the checker and the report.
+"""One target under load: its server (unless external), Locust headless as a child process,
+progress lines while it runs, and everything stopped again however it ends.
 
-Each store gets a fresh server process (``python -m server``) on a free loopback port and a
-fresh database; Locust runs headless in its own process, so its gevent patching never touches
-this one. A Ctrl-C stops every process started here and keeps what was recorded, which the
-analysis can still read.
+Each store gets a fresh server process (``python -m server``) on a free loopback port and a fresh
+database; Locust runs in its own process, so its gevent patching never touches this one.
 """
 
 from __future__ import annotations
@@ -14,19 +13,20 @@ import sys
 import time
 from pathlib import Path
 
-from loadtests._campaign_settings import CampaignSettings
-from loadtests._progress import progress_line, read_totals
-from loadtests._server_process import ServerProcess, stop_process
+import loadtests
+from comparison.progress import progress_line, read_totals
+from comparison.settings import ComparisonSettings
+from server.process import ServerProcess, stop_process
 
 log = logging.getLogger(__name__)
 
-LOCUSTFILES = Path(__file__).resolve().parent
+LOCUSTFILES = Path(loadtests.__file__).resolve().parent
 PROGRESS_EVERY_S = 5.0
 # Beyond the load itself: users finishing their flow, settle, final reads, Locust's start-up.
 SLACK_S = 120.0
 
 
-def locust_command(settings: CampaignSettings, target: str, url: str, run_dir: Path
+def locust_command(settings: ComparisonSettings, target: str, url: str, run_dir: Path
                    ) -> list[str]:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--headless",
@@ -44,7 +44,7 @@ def locust_command(settings: CampaignSettings, target: str, url: str, run_dir: P
     return command + list(settings.scenarios)
 
 
-def _watch(process: subprocess.Popen[bytes], settings: CampaignSettings, label: str,
+def _watch(process: subprocess.Popen[bytes], settings: ComparisonSettings, label: str,
            run_dir: Path) -> int:
     """Wait for Locust, printing progress; a run past its deadline is stopped, not waited on."""
     started = time.monotonic()
@@ -64,7 +64,7 @@ def _watch(process: subprocess.Popen[bytes], settings: CampaignSettings, label: 
             return process.wait(30)
 
 
-def run_target(settings: CampaignSettings, target: str, label: str) -> Path:
+def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
     """Start the target's server (unless external), load it, stop everything; the run folder."""
     run_dir = settings.output / target
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
@@ -99,31 +99,3 @@ def run_target(settings: CampaignSettings, target: str, label: str) -> Path:
         if server:
             server.stop()
     return run_dir
-
-
-def analyse(settings: CampaignSettings) -> int:
-    """Check every history, then write the report; the report's gates give the exit status."""
-    from analysis.__main__ import main as analysis
-
-    folder = str(settings.output)
-    analysis(["check", folder, "--json", str(settings.output / "check.json")])
-    gates = [arg for expectation in settings.expect for arg in ("--expect", expectation)]
-    return analysis(["report", folder, *gates])
-
-
-def run_campaign(settings: CampaignSettings) -> int:
-    targets = settings.targets
-    taken = [settings.output / t for t in targets if (settings.output / t).exists()]
-    if taken:
-        # Mixing two runs' histories in one folder would make the checker judge both at once.
-        raise RuntimeError(f"{taken[0]} already holds a run: choose another --output")
-    settings.output.mkdir(parents=True, exist_ok=True)
-    try:
-        for number, target in enumerate(targets, 1):
-            run_target(settings, target, f"{target} {number}/{len(targets)}")
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: every process started here is stopped; what was recorded is in "
-              f"{settings.output} (analyse it with: python -m analysis report {settings.output})",
-              file=sys.stderr)
-        return 130
-    return analyse(settings)

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.gates import DEFAULT_EXPECTATIONS
+from analysis.gates import Expectation, GateError
 from server.settings import OneLineParser
-
-BACKENDS = ("sqlite", "rmw", "kv")
+from server.stores import BACKENDS
 
 
 @dataclass(frozen=True)
-class CampaignSettings:
+class ComparisonSettings:
     backends: tuple[str, ...]
     host: str | None
     name: str | None
@@ -32,7 +31,7 @@ class CampaignSettings:
     time_scale: float
     stop_timeout_s: float
     output: Path
-    expect: tuple[str, ...]
+    expect: tuple[Expectation, ...]
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -72,13 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="result folder (default: results/<UTC time>)")
     add("--expect", action="append", default=[],
         metavar="TARGET=consistent|lost-writes|anomalies",
-        help="gate for the report (analysis/gates.py); default: sqlite=consistent, "
-        "rmw=lost-writes, kv=anomalies")
+        help="gate for the report (analysis/gates.py); default: "
+        + ", ".join(f"{name}={b.expected}" for name, b in BACKENDS.items()))
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
 
-def load_campaign_settings(argv: Sequence[str] | None = None) -> CampaignSettings:
+def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     parser = build_parser()
     args = parser.parse_args(argv)
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
@@ -92,11 +91,14 @@ def load_campaign_settings(argv: Sequence[str] | None = None) -> CampaignSetting
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
     quick = args.quick
-    expect = tuple(args.expect) or (
-        () if args.host else tuple(f"{b}={DEFAULT_EXPECTATIONS[b]}" for b in backends)
-    )
+    try:
+        expect = tuple(Expectation.parse(text) for text in args.expect) or (
+            () if args.host else tuple(Expectation(b, BACKENDS[b].expected) for b in backends)
+        )
+    except GateError as error:
+        parser.error(str(error))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return CampaignSettings(
+    return ComparisonSettings(
         backends=backends,
         host=args.host.rstrip("/") if args.host else None,
         name=args.name,

@@ -1,0 +1,46 @@
+"""What several test modules share; test support lives here, never in the product.
+
+``tests`` is on pytest's ``pythonpath`` (``pyproject.toml``), so a test imports these as
+``support`` and ``support.<module>``: the fake clock for deterministic races, the concurrency
+workload, the simulated correct store with its fault injectors, Locust's parser for in-process
+runs, and the constants and builders below.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from pathlib import Path
+from typing import Any
+
+from analysis.history import LoadedRun
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+"""The repository's checkout."""
+DATA = ROOT / "tests" / "data"
+CHECKER_CASES = DATA / "checker"
+"""Hand-written run folders, one per anomaly type and near miss, each with its expect.json."""
+PLOTS_COMPARISON = DATA / "plots"
+"""A tiny comparison folder (sqlite, rmw, kv) with its check.json, for the plots and report."""
+
+ORIGIN = "https://app.example"
+"""The Origin every test client sends (sessions belong to it)."""
+
+
+def candidate(token: str, n: int = 0) -> str:
+    """An ICE candidate as rondevu's browser client sent it, ``token`` as its foundation."""
+    return json.dumps({
+        "candidate": f"candidate:{token} 1 udp 2122260223 10.0.0.{n % 250} {40000 + n} typ host",
+        "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd",
+    })
+
+
+HISTORY_FILE = "history/h.jsonl"
+
+
+def loaded_run(records: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> LoadedRun:
+    """A run as ``load_run`` would give it, from records in memory: all in one history file
+    (:data:`HISTORY_FILE`), record ``i`` on line ``i + 1``."""
+    return LoadedRun(path=Path("in-memory"), meta=meta or {}, records=records,
+                     files=[HISTORY_FILE], file_starts=[0],
+                     line_numbers=array("l", range(1, len(records) + 1)))
