@@ -1,6 +1,6 @@
 """Reading run folders: ``meta.json`` plus every ``history/*.jsonl`` file, merged.
 
-The format is ``../shared/design/HISTORY.md`` (version 1). Loading is the slow part of checking a
+The format is ``docs/history.md`` (version 1). Loading is the slow part of checking a
 large history, so lines are parsed in chunks with one ``json.loads`` per chunk (the JSON scanner
 then shares the key strings of all records of a chunk, which roughly halves the memory a million
 records take); a chunk that does not parse cleanly is parsed again line by line, so an error

@@ -74,7 +74,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def comparison_time_scale(campaign: Campaign) -> float:
-    """The comparison's one time scale (KV_MODEL.md); runs that disagree are logged."""
+    """The comparison's one time scale (docs/baselines.md); runs that disagree are logged."""
     scales = {run.label: stats.time_scale(run.meta) for run in campaign.runs}
     distinct = set(scales.values())
     if len(distinct) > 1:

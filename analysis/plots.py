@@ -4,7 +4,7 @@ Figures are built with the explicit object API on a bare ``Figure`` (no pyplot, 
 state, never ``show()``), so they can be made in tests and in parallel and saved by the caller
 wherever it likes. Colours are fixed per store so that ``kv`` is the same colour in every figure
 of a report. Times are wall time as measured; where the comparison ran at a KV ``time_scale``
-other than 1, a second axis gives model time (KV_MODEL.md), and legend entries say whether a
+other than 1, a second axis gives model time (docs/baselines.md), and legend entries say whether a
 store's storage latency is modelled (slept) or real.
 """
 

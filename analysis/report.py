@@ -2,7 +2,7 @@
 
 ``summary.json`` is this data as it is; ``summary.md`` and ``report.html`` are renderings of it
 (``analysis.report_render``), so the three cannot disagree. The gates encode what makes the
-harness trustworthy (ANOMALIES.md, "What a report says"): a store that claims consistency must be
+harness trustworthy (docs/checker.md, "What a report says"): a store that claims consistency must be
 found consistent, and a baseline known to lose writes must be caught doing so, or the harness has
 lost its teeth.
 """
@@ -20,7 +20,7 @@ from analysis.timeline import describe_op, lane_names
 
 FORMAT = 1
 
-#: What each anomaly means for a user (ANOMALIES.md); types not listed are still reported.
+#: What each anomaly means for a user (docs/checker.md); types not listed are still reported.
 MEANINGS = {
     "lost-candidate": "an acknowledged candidate is missing from the final read of its side: "
                       "a peer never learns a path, and the call may never connect",

@@ -85,7 +85,7 @@ def scale_sentence(scale: float) -> str:
     if scale == 1.0:
         return "Time scale 1: wall time and model time are the same; times are in ms."
     return (f"Time scale {scale:g}: one wall second stands for {1 / scale:g} model seconds "
-            "(the KV model's and the load tests' timings were all scaled alike, KV_MODEL.md). "
+            "(the KV model's and the load tests' timings were all scaled alike, docs/baselines.md). "
             "Times are wall ms, with model ms in brackets.")
 
 

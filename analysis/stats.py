@@ -6,7 +6,7 @@ and the curve beside it can never disagree. Every figure comes from the records'
 (linear interpolation between the two nearest observations, as numpy's default), so p99.9 of a
 small run is an observed value rather than a histogram bucket's edge.
 
-Record fields are those of ``../shared/design/HISTORY.md``; ``server_ms`` (the server's own time
+Record fields are those of ``docs/history.md``; ``server_ms`` (the server's own time
 per request, from its ``Server-Timing`` header) is optional and used only where present.
 """
 
@@ -46,7 +46,7 @@ def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float 
 
 
 def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The operation types present, in the order HISTORY.md lists them, unknown ones last."""
+    """The operation types present, in the order docs/history.md lists them, unknown ones last."""
     present = {str(r.get("op")) for r in records}
     return [op for op in OPS if op in present] + sorted(present - set(OPS))
 
@@ -171,7 +171,7 @@ def span_s(records: Sequence[Mapping[str, Any]]) -> float:
 
 
 def time_scale(meta: Mapping[str, Any]) -> float:
-    """Wall seconds per model second for this run (KV_MODEL.md); 1.0 when none was recorded."""
+    """Wall seconds per model second for this run (docs/baselines.md); 1.0 when none was recorded."""
     for source in (meta, meta.get("server") or {}):
         value = source.get("time_scale")
         if isinstance(value, (int, float)) and value > 0:

@@ -1,6 +1,6 @@
 """What the rondevu browser client did between API calls: trickle candidates and poll on a timer.
 
-These two habits are what made the races real (``API.md``): every gathered candidate is sent the
+These two habits are what made the races real (``docs/api.md``): every gathered candidate is sent the
 moment it is gathered, without waiting for the previous one, and each peer polls on a fixed
 interval with a timer that does not wait for the previous poll. Every greenlet started here joins
 the caller's ``Group``, so stopping the user stops them (their operations are recorded ``info``).

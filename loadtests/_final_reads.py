@@ -1,6 +1,6 @@
 """The reads after the load: wait the settle time, then poll both sides of every session touched.
 
-The checker decides *lost* from these (``HISTORY.md``, "Final reads"). They run in their own
+The checker decides *lost* from these (``docs/history.md``, "Final reads"). They run in their own
 greenlet, started when the test stops, so a worker keeps answering its master meanwhile; Locust's
 ``quitting`` waits for them before the process exits. They are not Locust requests: the load has
 stopped, and a worker's statistics after the stop may never reach its master.

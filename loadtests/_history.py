@@ -1,6 +1,6 @@
-"""The history file: one JSON line per operation, as ``HISTORY.md`` (format 1) defines it.
+"""The history file: one JSON line per operation, as ``docs/history.md`` (format 1) defines it.
 
-Fields of every line (``HISTORY.md`` is the contract; this is how we fill it):
+Fields of every line (``docs/history.md`` is the contract; this is how we fill it):
 
 ``op``       ``create``, ``answer``, ``candidate``, ``poll``, ``list``, ``leave``
 ``session``  the code (for ``create``: the code returned; null when none came back)

@@ -65,7 +65,7 @@ def build_meta(*, options: LoadOptions, config: dict[str, Any] | None, host: str
                scenarios: list[str], users: int | None, spawn_rate: float | None,
                duration_s: float | None, started: dt.datetime, tags: Any = None,
                stopped: dt.datetime | None = None) -> dict[str, Any]:
-    """The meta.json document (``HISTORY.md`` format 1, plus the scenario shape)."""
+    """The meta.json document (``docs/history.md`` format 1, plus the scenario shape)."""
     meta: dict[str, Any] = {
         "format": FORMAT,
         "run": options.run_id,

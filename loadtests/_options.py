@@ -6,7 +6,7 @@ UI, and Locust's master ships them to its workers with every spawn message. Opti
 be known once the target answers (run id, settle time, backend name) default to ``None`` and are
 resolved by the master (or the local runner) at test start, before the workers receive them.
 
-Client timings are in *model* units and multiplied by ``--time-scale`` (``KV_MODEL.md``), so one
+Client timings are in *model* units and multiplied by ``--time-scale`` (``docs/baselines.md``), so one
 scale keeps every ratio between the clients and the KV model as in production.
 """
 

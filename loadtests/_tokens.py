@@ -3,7 +3,7 @@
 A token is 19 digits: 5 from the host, 7 from the pid, 7 from a per-process counter, so values
 are unique across the run's processes and machines without coordination. Digits fit both places
 a token travels: the SDP origin line's session id (``o=- <token> 2 IN IP4 127.0.0.1``) and the ICE
-candidate's foundation (``candidate:<token> 1 udp ...``). See ``HISTORY.md``.
+candidate's foundation (``candidate:<token> 1 udp ...``). See ``docs/history.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The signaling API's route handlers (``../shared/design/API.md``), one function per route.
+"""The signaling API's route handlers (``docs/api.md``), one function per route.
 
 Handlers check input (``payloads``), call the store, and shape the response; they never catch
 store errors themselves: ``middleware.errors`` maps each :class:`StoreError` to its status, so a

@@ -77,7 +77,7 @@ def _csv(text: str) -> tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class KvSettings:
-    """The KV-style baseline's model (``../shared/design/KV_MODEL.md``); durations in model seconds."""
+    """The KV-style baseline's model (``docs/baselines.md``); durations in model seconds."""
 
     edges: int = setting(4, "edge caches in the KV model (modelling choice)", check=positive)
     cache_ttl: float = setting(

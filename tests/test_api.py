@@ -126,7 +126,7 @@ async def test_custom_code_and_code_in_use(client: TestClient) -> None:
 
 
 # The baselines write the answer without checking for an earlier one, as rondevu did
-# (KV_MODEL.md): a different second answer is acknowledged and replaces the first.
+# (docs/baselines.md): a different second answer is acknowledged and replaces the first.
 OVERWRITES_ANSWER = {"rmw", "kv"}
 
 

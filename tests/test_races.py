@@ -43,7 +43,7 @@ def clock() -> FakeClock:
 
 
 def kv_settings(**overrides: object) -> Settings:
-    """The documented defaults (KV_MODEL.md) at time scale 1, without jitter for readability."""
+    """The documented defaults (docs/baselines.md) at time scale 1, without jitter for readability."""
     return Settings(kv=KvSettings(**{"jitter": 0.0, **overrides}))  # type: ignore[arg-type]
 
 
@@ -230,7 +230,7 @@ async def test_sqlite_racing_answers_have_one_winner(sqlite_store: SqliteStore) 
 
 
 def test_the_kv_settings_of_these_races_are_the_documented_defaults() -> None:
-    """Each race above happens with the values KV_MODEL.md cites (only jitter is off)."""
+    """Each race above happens with the values docs/baselines.md cites (only jitter is off)."""
     kv = kv_settings().kv
     documented = {"cache_ttl": 60.0, "write_interval": 1.0, "write_limit": "strict", "edges": 4,
                   "reroute": 0.0, "hot_read_ms": 2.0, "cold_read_ms": 40.0, "write_ms": 50.0}

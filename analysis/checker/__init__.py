@@ -1,4 +1,4 @@
-"""The consistency checker: finds every anomaly of ANOMALIES.md in a run and proves each one.
+"""The consistency checker: finds every anomaly of docs/checker.md in a run and proves each one.
 
 Where each rule lives (one place per anomaly type):
 

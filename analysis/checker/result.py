@@ -17,7 +17,7 @@ JSON_FORMAT = 1
 EXAMPLES_KEPT = 5
 
 # Every type the checker reports, in the order the summary prints them. The first nine are
-# ANOMALIES.md's table; the last two are the per-client guarantees reported on their own.
+# docs/checker.md's table; the last two are the per-client guarantees reported on their own.
 ANOMALY_TYPES = (
     "lost-candidate",
     "lost-answer",

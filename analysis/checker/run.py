@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def check_run(run: LoadedRun) -> RunResult:
-    """Check one run against every rule of ANOMALIES.md and return what was found."""
+    """Check one run against every rule of docs/checker.md and return what was found."""
     records = run.records
     result = RunResult(name=run.name, path=str(run.path), backend=run.backend, meta=run.meta,
                        operations=len(records),

@@ -1,6 +1,6 @@
 """``lost-candidate``, ``lost-answer``, ``stale-read``, ``non-monotonic-read`` and the lag.
 
-The rules are Elle's and Jepsen's ``set-full``'s (``ANOMALIES.md``):
+The rules are Elle's and Jepsen's ``set-full``'s (``docs/checker.md``):
 
 - A write is *known* on a host from the earlier of its acknowledgement there and the completion
   of the first read there that shows it. Real-time order is only used within one host, so every

@@ -138,7 +138,7 @@ class Store(Protocol):
 
     async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
         """Write-once answer: the same answer again succeeds, a different one raises
-        :class:`AnswerConflict` (baselines may differ, as documented in KV_MODEL.md)."""
+        :class:`AnswerConflict` (baselines may differ, as documented in docs/baselines.md)."""
         ...
 
     async def append_candidate(

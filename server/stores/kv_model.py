@@ -1,7 +1,7 @@
 """An in-process emulation of Cloudflare Workers KV: a central store behind edge caches.
 
 The KV-style baseline must lose writes for the reasons Workers KV documents and for no others
-(``../shared/design/KV_MODEL.md``). So the model holds exactly those mechanisms:
+(``docs/baselines.md``). So the model holds exactly those mechanisms:
 
 - a **central store**, key -> (value, expiry); the last write to arrive wins;
 - ``edges`` **edge caches**, key -> (value or *not found*, fetched at); a read at an edge returns
