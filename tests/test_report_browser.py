@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from support import IN_CI, WrittenReport
+from support import FIXTURE_TIMELINES, IN_CI, WrittenReport
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 """Where Debian's chromium package installs the browser, should PATH not include it."""
@@ -91,7 +91,7 @@ def test_report_loads_without_errors_and_shows_verdict_and_plots(written: Path,
     assert re.search(r'<section id="verdict" class="verdict pass">', dom)
     plots = json.loads((written / "summary.json").read_text())["plots"]
     sources = re.findall(r'<img [^>]*src="([^"]*)"', dom)
-    assert len(sources) == len(plots) == 8
+    assert len(sources) == len(plots) == 5 + len(FIXTURE_TIMELINES)
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert len(source) > len("data:image/png;base64,") + 1000

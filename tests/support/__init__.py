@@ -27,6 +27,14 @@ CHECKER_CASES = DATA / "checker"
 """Hand-written run folders, one per anomaly type and near miss, each with its expect.json."""
 PLOTS_COMPARISON = DATA / "plots"
 """A tiny comparison folder (sqlite, rmw, kv) with its check.json, for the plots and report."""
+FIXTURE_TIMELINES = [
+    *(f"timeline-kv-{kind}" for kind in (
+        "lost-answer", "stale-read", "non-monotonic-read", "incompatible-order", "duplicate",
+        "phantom", "lost-session", "monotonic-writes", "cross-object-read")),
+    *(f"timeline-rmw-{kind}" for kind in ("lost-candidate", "lost-answer", "conflicting-answers")),
+]
+"""The timelines :data:`PLOTS_COMPARISON` has, one per store and anomaly type found there (the
+types as its ``generate.py`` placed them), after the five figures every report has."""
 
 class WrittenReport(NamedTuple):
     """``python -m analysis report`` on :data:`PLOTS_COMPARISON` (conftest's ``plots_report``)."""
