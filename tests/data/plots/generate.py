@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from analysis.checker import ANOMALY_TYPES, check_run, run_to_json, to_json
@@ -145,57 +146,65 @@ def two_answers(code: str, start: float, user: int) -> list[dict]:
                                  read_ms=0.7)
 
 
+def kv_session(code: str, start: float, user: int,
+               middle: Callable[[str, str], list[dict]], *, offerer_list: list[str],
+               answerer_list: list[str] = ()) -> list[dict]:
+    """A kv session written out by hand: create and answer, ``middle(offerer, answerer)``, and
+    final reads of the answer and of the two lists as given."""
+    off, ans, records = opened(code, start, user)
+    return records + middle(off, ans) + final_reads(
+        code, start, off, ans, answer=f"a{code}", offerer_list=offerer_list,
+        answerer_list=answerer_list)
+
+
 def remaining_types() -> list[dict]:
     """kv sessions k3 to k8, one (k4: two) of the remaining anomaly types each."""
-    records: list[dict] = []
-    # k3, non-monotonic-read: a slow append (acknowledged 1500 ms after the session's start)
-    # is shown at 600 ms, missing again at 900 ms (another edge's copy), shown from 1200 ms on.
-    off, ans, k3 = opened("k3", 100.0, 5)
-    k3.append(op("candidate", "k3", client("u5", "ice0"), 152, 1600, side="offerer",
-                 value="ck3a", server_ms=1400.0))
-    k3 += [answerer_poll("k3", ans, 100 + t, 100 + t + 3.5, seen)
-           for t, seen in ((300.0, []), (600.0, ["ck3a"]), (900.0, []), (1200.0, ["ck3a"]))]
-    records += k3 + final_reads("k3", 100.0, off, ans, answer="ak3", offerer_list=["ck3a"])
-    # k4, monotonic-writes: the offerer appends ck4a, then (once acknowledged) ck4b; a poll
-    # running across both shows ck4b alone, and every later read puts ck4b first: against
-    # real time, an incompatible-order too.
-    off, ans, k4 = opened("k4", 150.0, 7)
-    k4 += [op("candidate", "k4", off, 202, 210, side="offerer", value="ck4a", server_ms=6.4),
-           op("candidate", "k4", off, 220, 230, side="offerer", value="ck4b", server_ms=8.0),
-           answerer_poll("k4", ans, 205, 240, ["ck4b"]),
-           answerer_poll("k4", ans, 450, 453.5, ["ck4b", "ck4a"])]
-    records += k4 + final_reads("k4", 150.0, off, ans, answer="ak4",
-                                offerer_list=["ck4b", "ck4a"])
-    # k5, duplicate: ck5a was written once and is read twice in one list.
-    off, ans, k5 = opened("k5", 200.0, 9)
-    k5 += [op("candidate", "k5", client("u9", "ice0"), 252, 264, side="offerer", value="ck5a",
-              server_ms=9.6),
-           answerer_poll("k5", ans, 500, 503.5, ["ck5a", "ck5a"])]
-    records += k5 + final_reads("k5", 200.0, off, ans, answer="ak5",
-                                offerer_list=["ck5a", "ck5a"])
-    # k6, phantom: zz6 was never written; ck6b was refused by the write limit and never shown.
-    off, ans, k6 = opened("k6", 250.0, 11)
-    k6 += [op("candidate", "k6", client("u11", "ice0"), 302, 314, side="offerer", value="ck6a",
-              server_ms=9.6),
-           op("candidate", "k6", client("u11", "ice1"), 305, 318, side="offerer", value="ck6b",
-              type_="info", status=500, error=KV_REFUSED, server_ms=10.4),
-           answerer_poll("k6", ans, 550, 553.5, ["ck6a", "zz6"])]
-    records += k6 + final_reads("k6", 250.0, off, ans, answer="ak6",
-                                offerer_list=["ck6a", "zz6"])
-    # k7, lost-session: an edge that cached "not found" answers the offerer's poll with 404
-    # long before the session could expire.
-    off, ans, k7 = opened("k7", 300.0, 13)
-    k7.append(op("poll", "k7", off, 600, 603.5, side="offerer", type_="fail", status=404,
-                 error="session not found", server_ms=2.5))
-    records += k7 + final_reads("k7", 300.0, off, ans, answer="ak7", offerer_list=[])
-    # k8, cross-object-read: the answerer's candidate ca8a, sent after its answer was
-    # acknowledged, is shown by an offerer poll that reads the answer as null.
-    off, ans, k8 = opened("k8", 350.0, 15)
-    k8 += [op("candidate", "k8", ans, 420, 430, side="answerer", value="ca8a", server_ms=8.0),
-           offerer_poll("k8", off, 405, 440, None, ["ca8a"])]
-    records += k8 + final_reads("k8", 350.0, off, ans, answer="ak8", offerer_list=[],
-                                answerer_list=["ca8a"])
-    return records
+    return [
+        # k3, non-monotonic-read: a slow append (acknowledged 1500 ms after the session's
+        # start) is shown at 600 ms, missing again at 900 ms (another edge's copy), then shown.
+        *kv_session("k3", 100.0, 5, lambda off, ans: [
+            op("candidate", "k3", client("u5", "ice0"), 152, 1600, side="offerer",
+               value="ck3a", server_ms=1400.0),
+            *(answerer_poll("k3", ans, 100 + t, 100 + t + 3.5, seen) for t, seen in (
+                (300.0, []), (600.0, ["ck3a"]), (900.0, []), (1200.0, ["ck3a"])))],
+            offerer_list=["ck3a"]),
+        # k4, monotonic-writes: the offerer appends ck4a, then (once acknowledged) ck4b; a poll
+        # running across both shows ck4b alone, and every later read puts ck4b first: against
+        # real time, an incompatible-order too.
+        *kv_session("k4", 150.0, 7, lambda off, ans: [
+            op("candidate", "k4", off, 202, 210, side="offerer", value="ck4a", server_ms=6.4),
+            op("candidate", "k4", off, 220, 230, side="offerer", value="ck4b", server_ms=8.0),
+            answerer_poll("k4", ans, 205, 240, ["ck4b"]),
+            answerer_poll("k4", ans, 450, 453.5, ["ck4b", "ck4a"])],
+            offerer_list=["ck4b", "ck4a"]),
+        # k5, duplicate: ck5a was written once and is read twice in one list.
+        *kv_session("k5", 200.0, 9, lambda off, ans: [
+            op("candidate", "k5", client("u9", "ice0"), 252, 264, side="offerer",
+               value="ck5a", server_ms=9.6),
+            answerer_poll("k5", ans, 500, 503.5, ["ck5a", "ck5a"])],
+            offerer_list=["ck5a", "ck5a"]),
+        # k6, phantom: zz6 was never written; ck6b was refused by the write limit (a 500) and
+        # is never shown.
+        *kv_session("k6", 250.0, 11, lambda off, ans: [
+            op("candidate", "k6", client("u11", "ice0"), 302, 314, side="offerer",
+               value="ck6a", server_ms=9.6),
+            op("candidate", "k6", client("u11", "ice1"), 305, 318, side="offerer",
+               value="ck6b", type_="info", status=500, error=KV_REFUSED, server_ms=10.4),
+            answerer_poll("k6", ans, 550, 553.5, ["ck6a", "zz6"])],
+            offerer_list=["ck6a", "zz6"]),
+        # k7, lost-session: an edge that cached "not found" answers the offerer's poll with
+        # 404 long before the session could expire.
+        *kv_session("k7", 300.0, 13, lambda off, ans: [
+            op("poll", "k7", off, 600, 603.5, side="offerer", type_="fail", status=404,
+               error="session not found", server_ms=2.5)],
+            offerer_list=[]),
+        # k8, cross-object-read: the answerer's candidate ca8a, sent after its answer was
+        # acknowledged, is shown by an offerer poll that reads the answer as null.
+        *kv_session("k8", 350.0, 15, lambda off, ans: [
+            op("candidate", "k8", ans, 420, 430, side="answerer", value="ca8a", server_ms=8.0),
+            offerer_poll("k8", off, 405, 440, None, ["ca8a"])],
+            offerer_list=[], answerer_list=["ca8a"]),
+    ]
 
 
 def build() -> dict[str, list[dict]]:
