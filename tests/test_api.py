@@ -7,10 +7,8 @@ show is taken before the bad request and compared after it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +18,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from server.app import create_app
-from server.settings import KvSettings, Settings
+from server.stores import BACKENDS as STORES
 from support import ORIGIN, candidate
+from support.api import ANSWER, HEADERS, OFFER, SettingsFactory, call, create, poll
 
-HEADERS = {"Origin": ORIGIN, "X-Client-Id": "client-1"}
-OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-ANSWER = "v=0\r\no=- 1234567890 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-BACKENDS = ["sqlite", "rmw", "kv"]
+BACKENDS = list(STORES)
 
 
 class ManualClock:
@@ -46,14 +42,6 @@ class ManualClock:
         await asyncio.sleep(0)
 
 
-def make_settings(tmp_path: Path, backend: str, **overrides: Any) -> Settings:
-    """Test settings: a fresh file, and the KV model with no modelled latency."""
-    kv = KvSettings(hot_read_ms=0.0, cold_read_ms=0.0, write_ms=0.0, write_interval=0.0)
-    return dataclasses.replace(
-        Settings(db=tmp_path / "api.db", backend=backend, kv=kv), **overrides
-    )
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -65,31 +53,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, tmp_path: Path, backend: str, clock: ManualClock
-                 ) -> TestClient:
-    return await aiohttp_client(create_app(make_settings(tmp_path, backend), clock))
-
-
-async def call(client: TestClient, method: str, path: str, body: Any = None,
-               headers: dict[str, str] | None = None, raw: str | bytes | None = None
-               ) -> tuple[int, Any]:
-    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-    response = await client.request(method, path, data=data, headers=headers or HEADERS)
-    text = await response.text()
-    return response.status, json.loads(text) if text else None
-
-
-async def create(client: TestClient, topic: str = "room", **fields: Any) -> str:
-    status, body = await call(client, "POST", f"/{topic}/offer",
-                              {"peerId": "peer-a", "offer": OFFER, **fields})
-    assert status == 200, body
-    return body["code"]
-
-
-async def poll(client: TestClient, code: str, side: str) -> dict[str, Any]:
-    status, body = await call(client, "POST", "/poll", {"code": code, "side": side})
-    assert status == 200, body
-    return body
+async def client(aiohttp_client: Any, api_settings: SettingsFactory, backend: str,
+                 clock: ManualClock) -> TestClient:
+    return await aiohttp_client(create_app(api_settings(backend), clock))
 
 
 async def snapshot(client: TestClient, codes: list[str]) -> Any:
@@ -299,10 +265,10 @@ async def test_body_over_64_kib_is_413(client: TestClient) -> None:
 
 
 async def test_candidate_bound_is_413_and_appends_nothing(
-    aiohttp_client: Any, tmp_path: Path, backend: str
+    aiohttp_client: Any, api_settings: SettingsFactory, backend: str
 ) -> None:
     client = await aiohttp_client(
-        create_app(make_settings(tmp_path, backend, max_candidates=2), ManualClock())
+        create_app(api_settings(backend, max_candidates=2), ManualClock())
     )
     code = await create(client)
     for token in ("c1", "c2"):
@@ -368,8 +334,9 @@ async def test_cors_reflects_origin_and_answers_preflight(client: TestClient) ->
     assert response.headers["Access-Control-Allow-Headers"] == "content-type, x-client-id"
 
 
-async def test_cors_allow_list(aiohttp_client: Any, tmp_path: Path, backend: str) -> None:
-    settings = make_settings(tmp_path, backend, cors_origins=("https://ok.example",))
+async def test_cors_allow_list(aiohttp_client: Any, api_settings: SettingsFactory,
+                               backend: str) -> None:
+    settings = api_settings(backend, cors_origins=("https://ok.example",))
     client = await aiohttp_client(create_app(settings, ManualClock()))
     ok = await client.get("/health", headers={"Origin": "https://ok.example"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://ok.example"

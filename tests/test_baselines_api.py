@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
-from test_api import HEADERS, call, candidate, create, make_settings, poll
-
 from server.app import create_app
+from support import candidate
+from support.api import HEADERS, SettingsFactory, call, create, poll
 
 
-async def test_kv_write_limit_is_a_500_with_kvs_error(aiohttp_client: Any, tmp_path: Path
-                                                       ) -> None:
+async def test_kv_write_limit_is_a_500_with_kvs_error(aiohttp_client: Any,
+                                                       api_settings: SettingsFactory) -> None:
     """rondevu's client posted its first ICE candidate right after the offer: KV refused the
     second write to the session's key within a second, and the uncaught error became a 500."""
-    settings = make_settings(tmp_path, "kv")
+    settings = api_settings("kv")
     # The documented interval; time scale 10 makes it 10 wall seconds, so the test cannot be
     # slow enough to miss it.
     settings = dataclasses.replace(
@@ -29,8 +28,9 @@ async def test_kv_write_limit_is_a_500_with_kvs_error(aiohttp_client: Any, tmp_p
     assert (await poll(client, code, "answerer"))["offerCandidates"] == []  # nothing written
 
 
-async def test_harness_config_reports_the_kv_model(aiohttp_client: Any, tmp_path: Path) -> None:
-    client = await aiohttp_client(create_app(make_settings(tmp_path, "kv")))
+async def test_harness_config_reports_the_kv_model(aiohttp_client: Any,
+                                                   api_settings: SettingsFactory) -> None:
+    client = await aiohttp_client(create_app(api_settings("kv")))
     status, body = await call(client, "GET", "/_harness/config", headers=HEADERS)
     assert status == 200 and body["backend"] == "kv"
     assert set(body["settings"]["kv"]) >= {

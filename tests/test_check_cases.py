@@ -12,7 +12,9 @@ import json
 import pytest
 
 from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
+from analysis.checker.result import EXAMPLES_KEPT
 from analysis.history import load_run
+from analysis.verdicts import ANOMALIES_FOUND
 from support import CHECKER_CASES
 
 CASE_NAMES = sorted(path.name for path in CHECKER_CASES.iterdir() if (path / "meta.json").is_file())
@@ -20,6 +22,25 @@ CASE_NAMES = sorted(path.name for path in CHECKER_CASES.iterdir() if (path / "me
 
 def expected(name: str) -> dict:
     return json.loads((CHECKER_CASES / name / "expect.json").read_text())
+
+
+def history_lines(name: str) -> list[str]:
+    """The case's history records, counted from its files (not through the loader)."""
+    return [line for path in sorted((CHECKER_CASES / name / "history").glob("*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_expect_json_names_only_real_anomaly_types(name: str) -> None:
+    """A misspelt type in expect.json would be read as "0 expected" and pass unseen."""
+    expect = expected(name)
+    assert set(expect["anomalies"]) <= set(ANOMALY_TYPES), expect["anomalies"]
+    assert expect["covers"] in ANOMALY_TYPES
+    assert all(count > 0 for count in expect["anomalies"].values())
+    if expect["near_miss"]:  # consistent, or at most a verdict that claims no anomaly
+        assert expect["anomalies"] == {} and expect["verdict"] != ANOMALIES_FOUND
+    else:
+        assert expect["covers"] in expect["anomalies"] and expect["verdict"] == ANOMALIES_FOUND
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -32,15 +53,23 @@ def test_case_has_exactly_the_expected_anomalies(name: str) -> None:
     assert run["verdict"] == expect["verdict"]
     assert run["unverifiable"] == expect["unverifiable"]
     assert run["sessions"] == 1
+    assert run["operations"] == len(history_lines(name)) > 0  # every line was read
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_every_example_is_proven_by_records_of_the_history(name: str) -> None:
+    expect = expected(name)
     run = run_to_json(check_run(load_run(CHECKER_CASES / name)))
+    kept = {kind: len(found["examples"]) for kind, found in run["anomalies"].items()}
+    # One example per anomaly (every case is far below the number kept): a near miss has none
+    # to prove, an anomaly case one per anomaly its expect.json names, so the loop below runs.
+    assert kept == {kind: min(expect["anomalies"].get(kind, 0), EXAMPLES_KEPT)
+                    for kind in ANOMALY_TYPES}
     for kind, found in run["anomalies"].items():
         for example in found["examples"]:
             assert example["type"] == kind
             assert example["explanation"]
+            assert example["ops"], "an example is proven by records"
             for op in example["ops"]:
                 lines = (CHECKER_CASES / name / op["file"]).read_text().splitlines()
                 original = json.loads(lines[op["line"] - 1])

@@ -63,14 +63,19 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
                           "unverifiable", "verdict", "anomalies", "lag_ms"}
     assert list(first["anomalies"]) == list(ANOMALY_TYPES)
     assert first["anomalies"]["conflicting-answers"]["count"] == 1
-    assert first["anomalies"]["lost-answer"] == {
-        "count": 1, "sessions": 1, "examples": first["anomalies"]["lost-answer"]["examples"]}
+    lost = first["anomalies"]["lost-answer"]
+    assert (lost["count"], lost["sessions"], len(lost["examples"])) == (1, 1, 1)
+    # a1 (line 2) was acknowledged, then the offerer's final poll (line 4) read a2.
+    assert lost["examples"][0]["session"] == "s1"
+    assert [(op["op"], op.get("value"), op["line"]) for op in lost["examples"][0]["ops"]] == [
+        ("answer", "a1", 2), ("poll", None, 4)]
     example = first["anomalies"]["conflicting-answers"]["examples"][0]
     assert example["session"] == "s1"
     assert [(op["value"], op["file"], op["line"]) for op in example["ops"]] == [
         ("a1", "history/h-1.jsonl", 2), ("a2", "history/h-1.jsonl", 3)]
     assert second["verdict"] == "consistent"
-    assert all(found["count"] == 0 for found in second["anomalies"].values())
+    assert {kind: found["count"] for kind, found in second["anomalies"].items()} == dict.fromkeys(
+        ANOMALY_TYPES, 0)
     assert set(second["lag_ms"]) == {"count", "p50", "p90", "p95", "p99", "max"}
 
 

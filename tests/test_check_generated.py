@@ -1,9 +1,9 @@
 """Generated histories: a correct store is always consistent; each injected fault is caught.
 
-The simulator (``analysis.check_simulation``) plays sessions against a linearizable, write-once
+The simulator (``support.simulation``) plays sessions against a linearizable, write-once
 store with indeterminate writes, refused second answers, left sessions and, optionally, a second
 host with an unrelated clock. The checker must never cry wolf on it, and each injector
-(``analysis.check_faults``) must be caught with an explanation that names what it broke.
+(``support.faults``) must be caught with an explanation that names what it broke.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from analysis.checker import ANOMALY_TYPES, check_run
 from analysis.checker.result import CONSISTENT
 from analysis.history import load_run
+from support import IN_CI
 from support.faults import INJECTORS, inject
 from support.simulation import SimSettings, meta_for, simulate, write_run
 
@@ -82,3 +83,11 @@ def test_a_stale_read_across_hosts_is_not_claimed(tmp_path: Path) -> None:
 
 def test_all_types_can_be_injected() -> None:
     assert set(INJECTORS) == set(ANOMALY_TYPES)
+
+
+def test_hypothesis_runs_repeatably_in_ci() -> None:
+    """tests/conftest.py's profile: in CI the examples are derandomized and a failure prints the
+    blob that replays it; elsewhere they stay random, to explore."""
+    ci = settings.get_profile("ci")
+    assert ci.derandomize is True and ci.print_blob is True
+    assert settings().derandomize is IN_CI

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from server.process import ServerProcess
 from support.race import run_race
 
 
-async def test_sqlite_loses_nothing_under_racing_appends_and_answers(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path / "race.db") as server:
-        result = await run_race(server.url, sessions=100, appends=25, answers=5)
+async def test_sqlite_loses_nothing_under_racing_appends_and_answers(
+        sqlite_server: ServerProcess) -> None:
+    result = await run_race(sqlite_server.url, sessions=100, appends=25, answers=5)
     print("sqlite:", result.summary())
     assert result.appends_acknowledged == result.appends_sent == 5000
     assert result.appends_found == 5000 and result.appends_lost == 0

@@ -21,15 +21,15 @@ from support import ROOT
 
 
 @pytest.mark.timeout(120)
-def test_two_processes_record_everything_locust_counted(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path / "signaling.db") as server:
-        history = tmp_path / "run" / "history"
-        command = [
-            sys.executable, "-m", "locust", "-f", "loadtests", "--headless", "--processes", "2",
-            "--host", server.url, "-u", "6", "-r", "6", "-t", "4", "--only-summary",
-            "--history-dir", str(history), "--time-scale", "0.2", "--csv", str(tmp_path / "locust"),
-        ]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
+def test_two_processes_record_everything_locust_counted(tmp_path: Path,
+                                                       sqlite_server: ServerProcess) -> None:
+    history = tmp_path / "run" / "history"
+    command = [
+        sys.executable, "-m", "locust", "-f", "loadtests", "--headless", "--processes", "2",
+        "--host", sqlite_server.url, "-u", "6", "-r", "6", "-t", "4", "--only-summary",
+        "--history-dir", str(history), "--time-scale", "0.2", "--csv", str(tmp_path / "locust"),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     files = sorted(history.glob("*.jsonl"))
     assert len(files) == 2, (files, done.stderr[-3000:])

@@ -6,8 +6,6 @@ changed copy of check.json: a consistent store with an anomaly, a baseline with 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 from pathlib import Path
@@ -28,11 +26,12 @@ from analysis.verdicts import (
     NOT_GATED,
     PASSED,
 )
-from support import PLOTS_COMPARISON
+from analysis.checker import ANOMALY_TYPES
+from support import FIXTURE_TIMELINES, PLOTS_COMPARISON, WrittenReport
 
 CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())
-Written = tuple[Path, int, list[str]]
-"""The report folder, the exit status and the printed lines."""
+FIGURES = 5 + len(FIXTURE_TIMELINES)
+"""Latency (client and server), throughput, anomalies, visibility lag, and the timelines."""
 
 
 def report(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, list[str]]:
@@ -42,93 +41,100 @@ def report(tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[
     return status, (printed.out + printed.err).strip().splitlines()
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
-    """The report of the unchanged comparison, written once for the tests that only read it."""
-    out = tmp_path_factory.mktemp("report")
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        status = main(["report", str(PLOTS_COMPARISON), "--output", str(out)])
-    return out, status, printed.getvalue().strip().splitlines()
+@pytest.fixture
+def written(plots_report: WrittenReport) -> WrittenReport:
+    """The report of the unchanged comparison (conftest's, written once per session)."""
+    return plots_report
 
 
-def changed_check(tmp_path: Path, backend: str, kind: str, count: int) -> Path:
-    """A copy of check.json in which ``backend`` has ``count`` anomalies of ``kind``."""
+def changed_check(tmp_path: Path, backend: str, counts: dict[str, int]) -> Path:
+    """A copy of check.json in which ``backend`` has ``counts[kind]`` anomalies of each kind."""
     check = json.loads((PLOTS_COMPARISON / "check.json").read_text())
     for run in check["runs"]:
-        if run["backend"] == backend:
-            run["anomalies"][kind]["count"] = count
-            run["anomalies"][kind]["sessions"] = min(count, 1)
+        if run["backend"] != backend:
+            continue
+        for kind, count in counts.items():
+            found = run["anomalies"][kind]
+            found["count"], found["sessions"] = count, min(count, 1)
             if not count:
-                run["anomalies"][kind]["examples"] = []
-            elif not run["anomalies"][kind]["examples"]:
-                run["anomalies"][kind]["examples"] = [{
-                    "type": kind, "session": "s1", "ops": [],
-                    "explanation": "poll at <b>300 ms</b> & later missed it"}]
+                found["examples"] = []
+            elif not found["examples"]:
+                found["examples"] = [{"type": kind, "session": "s1", "ops": [],
+                                      "explanation": "poll at <b>300 ms</b> & later missed it"}]
     path = tmp_path / "changed-check.json"
     path.write_text(json.dumps(check))
     return path
 
 
-def test_report_writes_three_files_and_prints_its_path_last(written: Written) -> None:
+def test_report_writes_three_files_and_prints_its_path_last(written: WrittenReport) -> None:
     tmp_path, status, lines = written
     assert status == 0
     assert lines[-1] == str(tmp_path / "report.html")
     assert lines[:3] == [
-        "\u2714 kv: known to misbehave, and caught: 1 stale-read, 1 lost-answer",
-        "\u2714 rmw: known to lose writes, and caught losing 1 write",
+        "\u2714 kv: known to misbehave, and caught: 1 stale-read, 1 phantom, "
+        "1 non-monotonic-read, 1 monotonic-writes, 1 lost-session, 1 lost-answer, "
+        "1 incompatible-order, 1 duplicate, 1 cross-object-read",
+        "\u2714 rmw: known to lose writes, and caught losing 2 writes",
         "\u2714 sqlite: expected consistent, and found consistent: no anomaly in 29 operations, "
         "2 of 2 sessions verified after settling"]
     for name in ("report.html", "summary.md", "summary.json"):
         assert (tmp_path / name).stat().st_size > 0
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 8
-    assert len(list((tmp_path / "plots").glob("*.svg"))) == 8
+    assert len(list((tmp_path / "plots").glob("*.png"))) == FIGURES
+    assert len(list((tmp_path / "plots").glob("*.svg"))) == FIGURES
 
 
-def test_summary_json_carries_the_checkers_findings_and_history_figures(written: Written) -> None:
+def test_summary_json_carries_the_checkers_findings_and_history_figures(written: WrittenReport) -> None:
     tmp_path = written[0]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"] == PASSED
     assert summary["time_scale"] == 0.1
     stores = {s["store"]: s for s in summary["stores"]}
-    for run in CHECK["runs"]:
-        store = stores[run["backend"]]
-        assert store["operations"] == run["operations"]
-        assert store["anomaly_total"] == sum(a["count"] for a in run["anomalies"].values())
-        assert list(store["anomalies"]) == list(run["anomalies"])
-        assert store["lag_ms"] == run["lag_ms"]
-    assert stores["rmw"]["lost_writes"] == 1 and stores["kv"]["lost_writes"] == 1
+    # What generate.py put in each history, counted by hand: operations (lines), anomalies
+    # found, lost writes (the lost-* types: kv's answer of k1 and its session k7; rmw's cr1a
+    # and its overwritten answer ar3), and writes whose visibility lag was measured.
+    assert {name: (s["operations"], s["anomaly_total"], s["lost_writes"], s["lag_ms"]["count"])
+            for name, s in stores.items()} == {
+        "kv": (68, 9, 2, 15), "rmw": (34, 3, 2, 5), "sqlite": (29, 0, 0, 6)}
+    assert all(list(s["anomalies"]) == list(ANOMALY_TYPES) for s in stores.values())
+    assert stores["kv"]["lag_ms"] == {"count": 15, "p50": 0.0, "p90": 236.0, "p95": 296.5,
+                                      "p99": 296.5, "max": 296.5}
     assert stores["kv"]["latency"] == "modelled" and stores["sqlite"]["latency"] == "real"
-    # kv k1's answer: 50 -> 59 ms, k2's: 450 -> 459 ms; exact, from the history.
+    # every kv answer: 50 -> 59 ms after its session's start; exact, from the history.
     assert stores["kv"]["ops"]["answer"]["client_ms"]["p50"] == pytest.approx(9.0)
-    assert stores["kv"]["ops"]["candidate"]["info"] == 1
+    assert stores["kv"]["ops"]["candidate"]["info"] == 2  # the two refused with a 500
+    assert stores["kv"]["ops"]["poll"]["fail"] == 1  # k7's 404
     assert stores["sqlite"]["ops"]["answer"]["fail"] == 1
-    assert [p["name"] for p in summary["plots"]][:2] == ["latency-client", "latency-server"]
+    assert [p["name"] for p in summary["plots"]] == [
+        "latency-client", "latency-server", "throughput", "anomalies", "visibility-lag",
+        *FIXTURE_TIMELINES]
     assert all((tmp_path / p["png"]).is_file() for p in summary["plots"])
     example = stores["rmw"]["examples"][0]
     assert [op["where"] for op in example["ops"]] == [
-        "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:6",
-        "history/h1-boot1-100.jsonl:25"]
+        "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:30"]
 
 
-def test_markdown_states_the_verdict_then_the_tables(written: Written) -> None:
+def test_markdown_states_the_verdict_then_the_tables(written: WrittenReport) -> None:
     tmp_path = written[0]
     text = (tmp_path / "summary.md").read_text()
     assert text.startswith("# Signaling consistency report: PASS: every store behaved as "
                            "expected\n")
-    assert "- \u2714 rmw is NOT consistent: 1 anomaly in 27 operations (1 lost-candidate); " \
-           "1 write lost outright." in text
+    assert "- \u2714 rmw is NOT consistent: 3 anomalies in 34 operations (1 lost-candidate, " \
+           "1 lost-answer, 1 conflicting-answers); 2 writes lost outright." in text
     assert "sqlite is consistent: no anomaly in 29 operations over 2 sessions." in text
     assert "Time scale 0.1: one wall second stands for 10 model seconds" in text
-    assert "| lost-answer | 1 (1) | 0 (0) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
-    assert re.search(r"\| kv \| 4 \| 30\.0 \(300\) \| 240 \(2,400\) \|", text)
+    assert "| lost-answer | 1 (1) | 1 (1) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
+    assert "| duplicate | 1 (1) | 0 (0) | 0 (0) |" in text
+    rows = [line for line in text.splitlines() if line.split(" | ")[0][2:] in ANOMALY_TYPES]
+    assert len(rows) == len(ANOMALY_TYPES), "one row per type, zeros included"
+    assert "| kv | 15 | 0 (0) | 236 (2,360) | 296 (2,965) |" in text
     assert text.index("## kv") < text.index("## rmw") < text.index("## sqlite")
 
 
-def test_html_is_self_contained_with_every_plot_embedded(written: Written) -> None:
+def test_html_is_self_contained_with_every_plot_embedded(written: WrittenReport) -> None:
     tmp_path = written[0]
     page = (tmp_path / "report.html").read_text()
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', page)
-    assert len(images) == 8 and all(len(data) > 1000 for data in images)
+    assert len(images) == FIGURES and all(len(data) > 1000 for data in images)
     assert not re.search(r'(src|href)="(https?:|//|/)', page), "nothing loaded from elsewhere"
     verdict = page.index('id="verdict"')
     assert verdict < page.index('id="tables"') < page.index('id="plots"') \
@@ -139,7 +145,7 @@ def test_html_is_self_contained_with_every_plot_embedded(written: Written) -> No
 
 def test_a_consistent_store_with_an_anomaly_fails_the_gate(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    check = changed_check(tmp_path, "sqlite", "stale-read", 2)
+    check = changed_check(tmp_path, "sqlite", {"stale-read": 2})
     status, lines = report(tmp_path, capsys, "--check-json", str(check))
     assert status == 1
     assert "\u2718 sqlite: expected consistent, but 2 anomalies found" in "\n".join(lines)
@@ -159,7 +165,8 @@ def summary_with(tmp_path: Path, check: Path | None = None,
 
 
 def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(tmp_path: Path) -> None:
-    summary = summary_with(tmp_path, changed_check(tmp_path, "rmw", "lost-candidate", 0))
+    nothing = {"lost-candidate": 0, "lost-answer": 0, "conflicting-answers": 0}  # rmw's three
+    summary = summary_with(tmp_path, changed_check(tmp_path, "rmw", nothing))
     assert summary["verdict"] == FAILED
     gate = next(g for g in summary["gates"] if g["store"] == "rmw")
     assert gate["passed"] is False and "lost its teeth" in gate["message"]
@@ -170,11 +177,11 @@ def test_expectations_can_be_overridden(tmp_path: Path) -> None:
     summary = summary_with(tmp_path, None, "kv=consistent")
     assert summary["verdict"] == FAILED
     assert [g["passed"] for g in summary["gates"]] == [False, True, True]
-    assert summary["gates"][0]["message"].startswith("expected consistent, but 2 anomalies")
+    assert summary["gates"][0]["message"].startswith("expected consistent, but 9 anomalies")
 
 
 def test_an_expectation_can_name_a_run_folder_or_id(tmp_path: Path) -> None:
-    check = changed_check(tmp_path, "sqlite", "stale-read", 1)
+    check = changed_check(tmp_path, "sqlite", {"stale-read": 1})
     assert summary_with(tmp_path, check)["verdict"] == FAILED
     assert summary_with(tmp_path, check, "sqlite=anomalies")["verdict"] == PASSED
     assert summary_with(tmp_path, check, "plots-sqlite=anomalies")["verdict"] == PASSED
@@ -207,7 +214,7 @@ def test_no_gate_is_never_a_pass(tmp_path: Path) -> None:
     campaign = load_campaign(PLOTS_COMPARISON)
     summary = build_summary(campaign, [])
     assert summary["verdict"] == NOT_GATED and summary["gates"] == []
-    assert all(s["gate"]["passed"] is None for s in summary["stores"])
+    assert [s["gate"]["passed"] for s in summary["stores"]] == [None, None, None]
 
 
 def evidence(**anomalies: int) -> Evidence:
@@ -251,3 +258,29 @@ def test_without_check_json_the_checker_runs_and_agrees_with_the_checked_in_one(
     expected = {run["backend"]: {k: a["count"] for k, a in run["anomalies"].items() if a["count"]}
                 for run in CHECK["runs"]}
     assert found == expected
+
+
+def essentials(entry: dict) -> dict:
+    """What a checker entry finds, without its wording: counts, the records proving each
+    example (file and line), lag, 5xx responses, verdict."""
+    return {
+        "fields": [entry[key] for key in ("run", "backend", "operations", "sessions",
+                                          "unverifiable", "server_errors", "verdict", "lag_ms")],
+        "anomalies": {kind: (a["count"], a["sessions"],
+                             [[(op["file"], op["line"]) for op in example["ops"]]
+                              for example in a["examples"]])
+                      for kind, a in entry["anomalies"].items()},
+    }
+
+
+def test_the_checked_in_check_json_is_what_the_checker_finds_now() -> None:
+    """check.json is the checker's output when generate.py ran; this holds it true since (an
+    explanation may be reworded, but what is found and which records prove it may not)."""
+    fresh = load_campaign(PLOTS_COMPARISON, recheck=True)
+    assert {run.label: essentials(run.check) for run in fresh.runs} == {
+        entry["backend"]: essentials(entry) for entry in CHECK["runs"]}
+    # and the fixture holds what it is for: every type somewhere, and 5xx responses in kv
+    assert {kind for entry in CHECK["runs"] for kind, a in entry["anomalies"].items()
+            if a["count"]} == set(ANOMALY_TYPES)
+    assert {entry["backend"]: entry["server_errors"] for entry in CHECK["runs"]} == {
+        "kv": 2, "rmw": 0, "sqlite": 0}

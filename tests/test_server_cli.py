@@ -60,13 +60,13 @@ def test_help_lists_every_setting_with_its_variable() -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_stops_cleanly_on_signal(tmp_path: Path, signum: int) -> None:
-    server = ServerProcess(tmp_path / "s.db").start()
-    assert f"database {tmp_path / 's.db'}" in server.output
-    assert "backend sqlite" in server.output
-    server.send_signal(signum)
-    assert server.wait(30) == 0
-    assert "Traceback" not in server.output
+def test_stops_cleanly_on_signal(sqlite_db: Path, sqlite_server: ServerProcess,
+                                 signum: int) -> None:
+    assert f"database {sqlite_db}" in sqlite_server.output
+    assert "backend sqlite" in sqlite_server.output
+    sqlite_server.send_signal(signum)
+    assert sqlite_server.wait(30) == 0
+    assert "Traceback" not in sqlite_server.output
 
 
 def test_a_request_in_flight_at_sigterm_still_gets_its_answer(tmp_path: Path) -> None:

@@ -9,11 +9,16 @@ runs, and the constants and builders below.
 from __future__ import annotations
 
 import json
+import os
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analysis.history import LoadedRun
+
+IN_CI = os.environ.get("CI") == "true"
+"""Whether this is a CI run (``.ci/run``, or any CI that sets ``CI=true``): there a test that
+needs a missing tool fails instead of skipping, and Hypothesis runs repeatably."""
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 """The repository's checkout."""
@@ -22,6 +27,23 @@ CHECKER_CASES = DATA / "checker"
 """Hand-written run folders, one per anomaly type and near miss, each with its expect.json."""
 PLOTS_COMPARISON = DATA / "plots"
 """A tiny comparison folder (sqlite, rmw, kv) with its check.json, for the plots and report."""
+FIXTURE_TIMELINES = [
+    *(f"timeline-kv-{kind}" for kind in (
+        "lost-answer", "stale-read", "non-monotonic-read", "incompatible-order", "duplicate",
+        "phantom", "lost-session", "monotonic-writes", "cross-object-read")),
+    *(f"timeline-rmw-{kind}" for kind in ("lost-candidate", "lost-answer", "conflicting-answers")),
+]
+"""The timelines :data:`PLOTS_COMPARISON` has, one per store and anomaly type found there (the
+types as its ``generate.py`` placed them), after the five figures every report has."""
+
+class WrittenReport(NamedTuple):
+    """``python -m analysis report`` on :data:`PLOTS_COMPARISON` (conftest's ``plots_report``)."""
+
+    folder: Path
+    status: int
+    lines: list[str]
+    """What it printed on stdout, line by line."""
+
 
 ORIGIN = "https://app.example"
 """The Origin every test client sends (sessions belong to it)."""
