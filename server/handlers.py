@@ -7,14 +7,16 @@ status means the same thing on every route.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from . import payloads
 from .appkeys import CLOCK, SETTINGS, STORE
-from .stores.base import Caller, Session, Side, now_ms
+from .stores.base import Caller, SessionSummary, Side, now_ms
 
 routes = web.RouteTableDef()
 
@@ -28,15 +30,28 @@ def caller_of(request: web.Request) -> Caller:
     )
 
 
-def _listing(session: Session) -> dict[str, Any]:
+def _listing(session: SessionSummary) -> dict[str, Any]:
     return {
         "code": session.code,
         "peerId": session.peer_id,
         "offer": session.offer,
-        "offerCandidates": list(session.offer_candidates),
         "createdAt": session.created_at,
         "expiresAt": session.expires_at,
     }
+
+
+def within_budget(entries: Iterable[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The leading entries whose JSON takes at most ``budget`` bytes, but always the first, so
+    a listing of one large offer still shows it: what one listing costs is then bounded by the
+    budget (plus one request body), whatever the topic holds."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for entry in entries:
+        used += len(json.dumps(entry).encode()) + 2  # the separator
+        if kept and used > budget:
+            break
+        kept.append(entry)
+    return kept
 
 
 @routes.get("/health")
@@ -128,6 +143,13 @@ async def offer(request: web.Request) -> web.Response:
 
 @routes.get("/{topic}/sessions")
 async def sessions(request: web.Request) -> web.Response:
+    """The newest open sessions, bounded in count (``?limit``) and in bytes (``--listing-budget``),
+    without their candidates (``docs/server-limits.md``)."""
     topic = payloads.path_name(request, "topic")
-    found = await request.app[STORE].list_by_topic(caller_of(request), topic)
-    return web.json_response({"sessions": [_listing(s) for s in found]})
+    limit = payloads.listing_limit(request.query)
+    page = await request.app[STORE].list_by_topic(caller_of(request), topic, limit=limit)
+    shown = within_budget((_listing(s) for s in page.sessions),
+                          request.app[SETTINGS].listing_budget)
+    return web.json_response(
+        {"sessions": shown, "total": page.total, "hasMore": len(shown) < page.total}
+    )

@@ -18,6 +18,8 @@ MAX_NAME = 1024  # topic and peerId, as rondevu limited them
 MAX_CODE = 256
 MAX_CANDIDATE = 8192
 MAX_PAGE_LIMIT = 1000
+LISTING_LIMIT = 50  # sessions per GET /{topic}/sessions unless ?limit says otherwise ...
+MAX_LISTING_LIMIT = 200  # ... and at most this many: rondevu's later /offers/by-topic bounds
 MAX_PAGE = 1_000_000  # keeps the SQL OFFSET inside 64 bits
 
 
@@ -103,6 +105,11 @@ def paging(query: Mapping[str, str]) -> Paging:
         page=_query_int(query, "page", default=1, low=1, high=MAX_PAGE),
         limit=_query_int(query, "limit", default=100, low=1, high=MAX_PAGE_LIMIT),
     )
+
+
+def listing_limit(query: Mapping[str, str]) -> int:
+    """How many sessions a topic listing may show (``?limit``)."""
+    return _query_int(query, "limit", default=LISTING_LIMIT, low=1, high=MAX_LISTING_LIMIT)
 
 
 def _query_int(

@@ -126,6 +126,10 @@ class Settings:
     )
     max_candidates: int = setting(512, "candidates per side of one session", check=positive)
     max_body: int = setting(65_536, "largest request body in bytes", check=positive)
+    listing_budget: int = setting(
+        1_048_576, "bytes of session entries one GET /{topic}/sessions returns at most: the "
+        "newest that fit, at least one (docs/server-limits.md)", check=positive,
+    )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty reflects any origin, as rondevu did"
     )

@@ -30,6 +30,8 @@ from .base import (
     CodeInUse,
     Session,
     SessionNotFound,
+    SessionPage,
+    SessionSummary,
     Side,
     StoreLimits,
     TopicCount,
@@ -156,10 +158,15 @@ class KvStore:
         return [s for s in sessions
                 if s.expires_at > now and s.answer is None and s.origin == origin]
 
-    async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
+    async def list_by_topic(self, caller: Caller, topic: str, *, limit: int) -> SessionPage:
+        """Reads every session the index names, as rondevu did, and shows the newest."""
         edge = self.model.route(caller.client)
         sessions = await self._open_sessions(edge, caller.origin, index_prefix(caller.origin) + topic)
-        return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+        newest = sorted(sessions, key=lambda s: s.created_at, reverse=True)[:limit]
+        return SessionPage(
+            [SessionSummary(s.code, s.peer_id, s.offer, s.created_at, s.expires_at) for s in newest],
+            total=len(sessions),
+        )
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
         edge = self.model.route(caller.client)

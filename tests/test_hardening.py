@@ -1,0 +1,129 @@
+"""The server against what an adversarial test found (issue 12), each case on a real process.
+
+Each section reproduces one finding against ``python -m server`` (``server.process``) and holds
+the bound ``docs/server-limits.md`` documents; the API-level parts also run in-process on every
+backend, as the API suite does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_api import BACKENDS, HEADERS, OFFER, ManualClock, call, create, make_settings
+
+from server.app import create_app
+from server.payloads import MAX_CANDIDATE, MAX_LISTING_LIMIT
+from server.process import ServerProcess
+from support import ORIGIN
+
+
+def fetch(url: str, *, method: str = "GET", body: bytes | None = None,
+          headers: dict[str, str] | None = None, timeout: float = 30.0
+          ) -> tuple[int, dict[str, str], bytes]:
+    """One request to a real server: status, headers and body, error statuses included."""
+    request = urllib.request.Request(url, data=body, method=method,
+                                     headers={"Origin": ORIGIN, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set size (Linux ``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+
+
+# --- 1. a listing's cost is bounded ---------------------------------------------------------
+
+FULL_SESSIONS = 40
+FULL_OFFER = "v=0\r\n" + "o" * 60_000
+
+
+@pytest.fixture(scope="module")
+def full_topic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database whose topic ``room`` holds 40 sessions at the candidate bound (512), each
+    candidate 8 KiB: 170 MB in one listing before the bound. Written with SQL into the file the
+    server migrated, because 20,000 appends over HTTP would take most of a minute."""
+    db = tmp_path_factory.mktemp("full") / "full.db"
+    with ServerProcess(db) as server:
+        max_candidates = int(server.settings["max_candidates"])  # type: ignore[call-overload]
+    now = int(time.time() * 1000)
+    with sqlite3.connect(db) as conn:
+        for n in range(FULL_SESSIONS):
+            code = f"full-{n}"
+            conn.execute("INSERT INTO sessions VALUES (?, ?, 'room', ?, ?, NULL, ?, ?)",
+                         (code, ORIGIN, f"peer-{n}", FULL_OFFER, now + n, now + 3_600_000))
+            conn.executemany("INSERT INTO candidates VALUES (?, 'offerer', ?, ?)",
+                             [(code, seq, "c" * MAX_CANDIDATE)
+                              for seq in range(1, max_candidates + 1)])
+    return db
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "rmw"])
+def test_listings_of_a_full_topic_hold_memory_and_health_latency(full_topic: Path,
+                                                                 backend: str) -> None:
+    """Before the bound: three concurrent listings made 170 MB each, the server's peak RSS was
+    1.7 GB and /health waited 4.7 s. The kv model cannot be filled from a file (it lives in the
+    server's memory); its listing is bounded by the same handler, tested below."""
+    with ServerProcess(full_topic, backend=backend) as server:
+        budget = int(server.settings["listing_budget"])  # type: ignore[call-overload]
+        replies: list[tuple[int, int]] = []
+
+        def list_repeatedly() -> None:
+            for _ in range(5):
+                status, _, body = fetch(f"{server.url}/room/sessions?limit={MAX_LISTING_LIMIT}")
+                replies.append((status, len(body)))
+
+        listers = [threading.Thread(target=list_repeatedly) for _ in range(4)]
+        for lister in listers:
+            lister.start()
+        health_s: list[float] = []
+        while any(lister.is_alive() for lister in listers):
+            started = time.monotonic()
+            assert fetch(f"{server.url}/health")[0] == 200
+            health_s.append(time.monotonic() - started)
+        for lister in listers:
+            lister.join()
+        assert [status for status, _ in replies] == [200] * 20
+        assert max(size for _, size in replies) <= budget + len(FULL_OFFER) + 1000
+        assert peak_rss_mb(server.pid) < 200, f"peak RSS {peak_rss_mb(server.pid):.0f} MiB"
+        assert max(health_s) < 0.5, f"/health took up to {max(health_s):.3f} s"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_listing_is_newest_first_bounded_by_limit_and_budget(
+    aiohttp_client: Any, tmp_path: Path, backend: str
+) -> None:
+    clock = ManualClock()
+    client = await aiohttp_client(create_app(make_settings(tmp_path, backend), clock))
+    codes = []
+    for _ in range(3):
+        codes.append(await create(client))
+        clock.offset += 1
+    status, body = await call(client, "GET", "/room/sessions?limit=2")
+    assert status == 200
+    assert [s["code"] for s in body["sessions"]] == codes[:0:-1]
+    assert (body["total"], body["hasMore"]) == (3, True)
+    assert set(body["sessions"][0]) == {"code", "peerId", "offer", "createdAt", "expiresAt"}
+    status, body = await call(client, "GET", f"/room/sessions?limit={MAX_LISTING_LIMIT + 1}")
+    assert status == 400 and "limit" in body["error"]
+
+    small = make_settings(tmp_path, backend, listing_budget=len(OFFER) + 200)
+    client = await aiohttp_client(create_app(small, clock))
+    for _ in range(3):
+        await create(client, "small")
+    status, body = await call(client, "GET", "/small/sessions", headers=HEADERS)
+    assert status == 200
+    assert len(body["sessions"]) == 1 and (body["total"], body["hasMore"]) == (3, True)
