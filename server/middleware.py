@@ -43,7 +43,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BadRequest as error:
-        return _error(400, str(error))
+        response = _error(error.status, str(error))
+        if error.close_connection:
+            response.force_close()
+        return response
     except StoreError as error:
         status = next(STORE_ERROR_STATUS[kind] for kind in type(error).__mro__
                       if kind in STORE_ERROR_STATUS)

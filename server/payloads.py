@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 
 from .stores.base import Side
 
@@ -26,10 +27,33 @@ MAX_PAGE = 1_000_000  # keeps the SQL OFFSET inside 64 bits
 class BadRequest(ValueError):
     """Input the API refuses (400); the message names the field."""
 
+    status = 400
+    close_connection = False
+
+
+class UnreadableBody(BadRequest):
+    """A body that cannot be read to its end. The connection is closed after the answer: what
+    is left of the body cannot be skipped to reach the next request."""
+
+    close_connection = True
+
 
 async def json_object(request: web.Request) -> Mapping[str, Any]:
     """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.RequestPayloadError as error:
+        # aiohttp decompresses as the body is read; bytes that are not what Content-Encoding
+        # names are the client's error (400), not the server's (it was a 500 and a traceback).
+        # The body ends here: otherwise aiohttp, draining it after the answer, meets the same
+        # error again and logs it as unhandled.
+        request.content.feed_eof()
+        if isinstance(error.__cause__, ContentEncodingError):
+            encoding = request.headers.get("Content-Encoding", "").strip().lower()
+            raise UnreadableBody(
+                f"body is not valid {encoding}, as its Content-Encoding header says"
+            ) from None
+        raise UnreadableBody(f"body could not be read: {error}") from None
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:

@@ -7,6 +7,8 @@ backend, as the API suite does.
 
 from __future__ import annotations
 
+import gzip
+import json
 import sqlite3
 import threading
 import time
@@ -127,3 +129,27 @@ async def test_listing_is_newest_first_bounded_by_limit_and_budget(
     status, body = await call(client, "GET", "/small/sessions", headers=HEADERS)
     assert status == 200
     assert len(body["sessions"]) == 1 and (body["total"], body["hasMore"]) == (3, True)
+
+
+# --- 2. a body that is not what its Content-Encoding says -----------------------------------
+
+
+def test_corrupt_compressed_bodies_are_400_naming_the_encoding(tmp_path: Path) -> None:
+    """Before: 500 "internal error" and a traceback in the log, for each encoding."""
+    with ServerProcess(tmp_path / "s.db") as server:
+        for encoding in ("gzip", "deflate", "br"):
+            status, _, body = fetch(f"{server.url}/poll", method="POST",
+                                    body=b'{"code": "x", "side": "offerer"}',
+                                    headers={"Content-Encoding": encoding,
+                                             "Content-Type": "application/json"})
+            assert status == 400, body
+            assert json.loads(body)["error"].startswith(f"body is not valid {encoding}")
+        status, _, body = fetch(f"{server.url}/poll", method="POST",
+                                body=gzip.compress(b'{"code": "x", "side": "offerer"}'),
+                                headers={"Content-Encoding": "gzip"})
+        assert (status, json.loads(body)) == (404, {"error": "session 'x' not found"})
+        bomb = gzip.compress(b" " * (50 << 20))  # 50 KB that decompress to 50 MiB
+        status, _, body = fetch(f"{server.url}/poll", method="POST", body=bomb,
+                                headers={"Content-Encoding": "gzip"})
+        assert status == 413 and peak_rss_mb(server.pid) < 100
+        assert "Traceback" not in server.output
