@@ -5,6 +5,7 @@ Every check happens before the store is called, so bad input never reaches stora
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
+from .appkeys import SETTINGS
 from .stores.base import Side
 
 MAX_NAME = 1024  # topic and peerId, as rondevu limited them
@@ -38,16 +40,39 @@ class UnreadableBody(BadRequest):
     close_connection = True
 
 
+class BodyTimeout(UnreadableBody):
+    """A body not received within ``--read-timeout`` (408)."""
+
+    status = 408
+
+
+def _end_body(request: web.Request) -> None:
+    """Stop reading a body that will not be read to its end, before answering.
+
+    aiohttp drains an unread body after the answer: it would meet a decoding error again and
+    log it as unhandled, or wait on a stalled client. Reading from the connection is paused
+    first, so no more bytes arrive for the body marked complete; the answer then closes the
+    connection (:class:`UnreadableBody`).
+    """
+    request.content.feed_eof()
+    if request.transport is not None:
+        request.transport.pause_reading()
+
+
 async def json_object(request: web.Request) -> Mapping[str, Any]:
-    """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413."""
+    """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413; one
+    not received within ``--read-timeout`` is a 408."""
+    timeout = request.app[SETTINGS].read_timeout
     try:
-        raw = await request.read()
+        async with asyncio.timeout(timeout):
+            raw = await request.read()
+    except TimeoutError:
+        _end_body(request)
+        raise BodyTimeout(f"request body not received within {timeout:g} s") from None
     except web.RequestPayloadError as error:
         # aiohttp decompresses as the body is read; bytes that are not what Content-Encoding
         # names are the client's error (400), not the server's (it was a 500 and a traceback).
-        # The body ends here: otherwise aiohttp, draining it after the answer, meets the same
-        # error again and logs it as unhandled.
-        request.content.feed_eof()
+        _end_body(request)
         if isinstance(error.__cause__, ContentEncodingError):
             encoding = request.headers.get("Content-Encoding", "").strip().lower()
             raise UnreadableBody(

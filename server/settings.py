@@ -130,6 +130,11 @@ class Settings:
         1_048_576, "bytes of session entries one GET /{topic}/sessions returns at most: the "
         "newest that fit, at least one (docs/server-limits.md)", check=positive,
     )
+    read_timeout: float = setting(
+        10.0, "seconds a client has to send its request's headers (from connecting, or from "
+        "the previous answer on a kept-alive connection) and then its body; a connection that "
+        "stalls is closed (docs/server-limits.md)", check=positive,
+    )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty reflects any origin, as rondevu did"
     )

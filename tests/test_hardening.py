@@ -7,8 +7,14 @@ backend, as the API suite does.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import logging
+import os
+import re
+import resource
+import socket
 import sqlite3
 import threading
 import time
@@ -21,6 +27,7 @@ import pytest
 from test_api import BACKENDS, HEADERS, OFFER, ManualClock, call, create, make_settings
 
 from server.app import create_app
+from server.exhaustion import ExhaustionLog
 from server.payloads import MAX_CANDIDATE, MAX_LISTING_LIMIT
 from server.process import ServerProcess
 from support import ORIGIN
@@ -153,3 +160,84 @@ def test_corrupt_compressed_bodies_are_400_naming_the_encoding(tmp_path: Path) -
                                 headers={"Content-Encoding": "gzip"})
         assert status == 413 and peak_rss_mb(server.pid) < 100
         assert "Traceback" not in server.output
+
+
+# --- 3. stalled requests are closed; running out of descriptors is logged once ---------------
+
+STALLED = 371
+"""More stalled connections than the server's 256 descriptors: before the read timeout, every
+new client waited for ever (20 s measured) and the log grew by 23 MB of tracebacks in 20 s."""
+
+
+def _stall(host: str, port: int, n: int) -> socket.socket:
+    """A connection that stops mid-request: every other one inside its headers, the rest after
+    headers that announce a body it never sends."""
+    sock = socket.create_connection((host, port), timeout=10)
+    head = b"POST /poll HTTP/1.1\r\nHost: t\r\n"
+    sock.sendall(head if n % 2 else head + b"Content-Length: 100\r\n\r\n")
+    return sock
+
+
+def _reply_then_closed(sock: socket.socket, deadline: float) -> bytes:
+    """What the server sent before closing ``sock`` (fails if it is still open at ``deadline``)."""
+    received = b""
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            raise AssertionError(f"still open after the deadline; got {received!r}") from None
+        if not chunk:
+            return received
+        received += chunk
+
+
+def test_stalled_requests_are_closed_and_new_clients_served_under_a_descriptor_limit(
+    tmp_path: Path,
+) -> None:
+    timeout = 1.0
+    with ServerProcess(tmp_path / "s.db", extra_args=["--read-timeout", str(timeout)]) as server:
+        resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (256, 256))
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        started = time.monotonic()
+        stalled = [_stall(host, int(port), n) for n in range(STALLED)]
+        log_before = len(server.output)
+        status, _, _ = fetch(f"{server.url}/health", timeout=20)
+        served_after = time.monotonic() - started
+        assert status == 200 and served_after < timeout + 2.0, f"served after {served_after:.2f} s"
+        deadline = time.monotonic() + 3 * timeout + 5.0
+        replies = [_reply_then_closed(sock, deadline) for sock in stalled]
+        for sock in stalled:
+            sock.close()
+        assert all(reply.startswith(b"HTTP/1.1 408") and b"not received within 1 s" in reply
+                   for reply in replies[::2])
+        assert all(reply == b"" for reply in replies[1::2])  # closed inside its headers
+        assert fetch(f"{server.url}/health")[0] == 200
+        grown = server.output[log_before:]
+        assert len(grown) < 2000, grown[:2000]
+        assert "Traceback" not in server.output
+        assert grown.count("Too many open files (EMFILE)") <= 1
+
+
+def test_exhaustion_is_reported_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    """The handler on its own, on a clock moved by hand: many failures, one line per interval,
+    and any other error still reaches asyncio's default handler."""
+    now = [0.0]
+    handler = ExhaustionLog(interval_s=10.0, clock=lambda: now[0])
+    defaults: list[dict[str, Any]] = []
+
+    class Loop:
+        def default_exception_handler(self, context: dict[str, Any]) -> None:
+            defaults.append(context)
+
+    emfile = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    with caplog.at_level(logging.ERROR, logger="server.exhaustion"):
+        for step in range(300):  # 30 s of failures, ten a second
+            now[0] = step / 10
+            handler(Loop(), {"message": "socket.accept() out of system resource",  # type: ignore[arg-type]
+                             "exception": emfile})
+        handler(Loop(), {"message": "something else", "exception": ValueError()})  # type: ignore[arg-type]
+    counts = [re.search(r"EMFILE\), (\d+) time", r.getMessage())[1]  # type: ignore[index]
+              for r in caplog.records]
+    assert counts == ["1", "100", "100"]
+    assert [c["message"] for c in defaults] == ["something else"]
