@@ -56,7 +56,15 @@ def within_budget(entries: Iterable[dict[str, Any]], budget: int) -> list[dict[s
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "timestamp": now_ms(request.app[CLOCK])})
+    """503 when the store refuses requests (its database file is gone), so a health check sees
+    what clients would otherwise learn only by losing their writes."""
+    timestamp = now_ms(request.app[CLOCK])
+    problem = request.app[STORE].problem()
+    if problem is not None:
+        return web.json_response(
+            {"status": "unavailable", "error": problem, "timestamp": timestamp}, status=503
+        )
+    return web.json_response({"status": "ok", "timestamp": timestamp})
 
 
 @routes.get("/_harness/config")

@@ -15,6 +15,7 @@ from .stores.base import (
     CandidateLimit,
     CodeInUse,
     SessionNotFound,
+    StorageLost,
     StoreError,
     StoreUnavailable,
 )
@@ -29,6 +30,7 @@ STORE_ERROR_STATUS: dict[type[StoreError], int] = {
     AnswerConflict: 409,
     CandidateLimit: 413,
     StoreUnavailable: 500,
+    StorageLost: 503,
     StoreError: 500,
 }
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import resource
+import signal
 import socket
 import sqlite3
 import threading
@@ -241,3 +242,45 @@ def test_exhaustion_is_reported_once_per_interval(caplog: pytest.LogCaptureFixtu
               for r in caplog.records]
     assert counts == ["1", "100", "100"]
     assert [c["message"] for c in defaults] == ["something else"]
+
+
+# --- 4. the database file deleted or replaced while the server runs --------------------------
+
+
+def _lose(db: Path, how: str) -> None:
+    if how == "deleted":
+        db.unlink()
+    else:
+        other = db.with_name("other.db")
+        sqlite3.connect(other).close()
+        os.replace(other, db)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+@pytest.mark.parametrize("backend", ["sqlite", "rmw"])
+def test_a_lost_database_file_makes_health_and_writes_503(tmp_path: Path, backend: str,
+                                                         how: str) -> None:
+    """Before: /health stayed ok and writes answered 200, into a file no restart would open
+    (and rmw's appends, which read first, answered 500 "disk I/O error" once it was deleted)."""
+    db = tmp_path / "s.db"
+    offer = json.dumps({"peerId": "p", "offer": OFFER}).encode()
+    with ServerProcess(db, backend=backend) as server:
+        status, _, body = fetch(f"{server.url}/room/offer", method="POST", body=offer)
+        assert status == 200
+        code = json.loads(body)["code"]
+        _lose(db, how)
+        status, _, body = fetch(f"{server.url}/health")
+        assert status == 503
+        assert json.loads(body)["status"] == "unavailable" and how in json.loads(body)["error"]
+        for path, request in [("/room/offer", {"peerId": "p", "offer": OFFER}),
+                              ("/answer", {"code": code, "side": "offerer", "candidate": "c"}),
+                              ("/answer", {"code": code, "side": "answerer", "answer": "a"}),
+                              ("/poll", {"code": code, "side": "answerer"})]:
+            status, _, body = fetch(server.url + path, method="POST",
+                                    body=json.dumps(request).encode())
+            assert status == 503, (path, body)
+            assert f"database file was {how}" in json.loads(body)["error"]
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+    assert server.output.count(f"{db}: the database file was {how}") == 1
+    assert "Traceback" not in server.output

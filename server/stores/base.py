@@ -118,6 +118,11 @@ class StoreUnavailable(StoreError):
     """The backing store failed the request (the KV write limit): rondevu's clients saw a 500."""
 
 
+class StorageLost(StoreError):
+    """The database file the store opened was deleted or replaced (503): a write would be
+    acknowledged into a file nobody opens again, a read shows what is about to vanish."""
+
+
 class Clock(Protocol):
     """Time as the stores see it; tests substitute a fake one to replay races without sleeping."""
 
@@ -185,6 +190,10 @@ class Store(Protocol):
 
     async def sweep_expired(self) -> int:
         """Delete expired sessions; returns how many."""
+        ...
+
+    def problem(self) -> str | None:
+        """Why the store refuses requests (for ``/health``), or None when it takes them."""
         ...
 
     async def close(self) -> None: ...

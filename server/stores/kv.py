@@ -189,6 +189,10 @@ class KvStore:
         """Nothing to do: every value was put with an ``expirationTtl`` and KV expires it."""
         return 0
 
+    def problem(self) -> None:
+        """Never: the model has no file to lose."""
+        return None
+
     async def close(self) -> None:
         """Nothing to release: the model lives in this process's memory."""
 

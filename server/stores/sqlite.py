@@ -46,6 +46,7 @@ from .base import (
     TopicPage,
     now_ms,
 )
+from .dbfile import DatabaseFile
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -165,7 +166,9 @@ class SqliteStore:
         readers: list[aiosqlite.Connection],
         limits: StoreLimits,
         clock: Clock,
+        file: DatabaseFile,
     ) -> None:
+        self._file = file
         self._writer = writer
         self._readers = readers
         self._next_reader = itertools.cycle(readers)
@@ -201,13 +204,18 @@ class SqliteStore:
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, readers, limits, clock)
+        return cls(writer, readers, limits, clock, DatabaseFile(path))
 
     async def _read(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        self._file.check()  # a reader of a deleted file fails with "disk I/O error"
         return await next(self._next_reader).execute_fetchall(sql, params)
 
     async def _write(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        self._file.check()
         return await self._writer.execute_fetchall(sql, params)
+
+    def problem(self) -> str | None:
+        return self._file.problem()
 
     def _now(self) -> int:
         return now_ms(self._clock)
