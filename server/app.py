@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import middleware
 from .appkeys import CLOCK, SETTINGS, STORE
-from .handlers import routes
+from .handlers import HARNESS_CONFIG, routes
 from .settings import Settings
 from .stores import open_store
 from .stores.base import Clock, SystemClock
@@ -38,7 +38,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         },
         middlewares=[
             middleware.server_timing,
-            middleware.cors(settings.cors_origins),
+            middleware.cors(settings.cors_origins, private=frozenset({HARNESS_CONFIG})),
             middleware.errors,
         ],
     )

@@ -67,11 +67,16 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "timestamp": timestamp})
 
 
-@routes.get("/_harness/config")
+HARNESS_CONFIG = "/_harness/config"
+"""Not part of the signaling API, and not for browsers: ``middleware.cors`` never allows it to
+another origin."""
+
+
+@routes.get(HARNESS_CONFIG)
 async def harness_config(request: web.Request) -> web.Response:
-    """Not part of the signaling API: lets load tests record what they ran against."""
+    """Lets load tests record what they ran against; no local paths."""
     settings = request.app[SETTINGS]
-    return web.json_response({"backend": settings.backend, "settings": settings.as_dict()})
+    return web.json_response({"backend": settings.backend, "settings": settings.shareable()})
 
 
 @routes.get("/")

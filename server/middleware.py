@@ -66,18 +66,21 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(500, "internal error")
 
 
-def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """CORS as rondevu did: reflect the request's Origin, or only the allowed ones if listed."""
+def cors(allowed: tuple[str, ...], *, private: frozenset[str] = frozenset()
+         ) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS as rondevu did: reflect the request's Origin, or only the allowed ones if listed.
+    The ``private`` paths are never allowed to any origin: a page elsewhere cannot read them."""
 
-    def allow(origin: str | None) -> bool:
-        return origin is not None and (not allowed or origin in allowed)
+    def allow(request: web.Request, origin: str | None) -> bool:
+        return (origin is not None and (not allowed or origin in allowed)
+                and request.path not in private)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response: web.StreamResponse = web.Response(status=204)
-            if allow(origin):
+            if allow(request, origin):
                 response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
                 response.headers["Access-Control-Allow-Headers"] = request.headers.get(
                     "Access-Control-Request-Headers", "Content-Type"
@@ -85,7 +88,7 @@ def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse
                 response.headers["Access-Control-Max-Age"] = "86400"
         else:
             response = await handler(request)
-        if allow(origin) and is_unicode(origin):
+        if allow(request, origin) and is_unicode(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
         # Always: a response without the header must not be served from a cache to an origin
         # that would have got it.

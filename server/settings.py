@@ -2,7 +2,7 @@
 
 Each setting is declared once, as a dataclass field whose metadata carries its help text and
 check, so ``--help``, the environment variables (``SIGNALING_<NAME>``), the start-up banner and
-``GET /_harness/config`` can never disagree about what exists. Nested groups (the KV model's
+``GET /_harness/config`` (which leaves out local paths) can never disagree about what exists. Nested groups (the KV model's
 settings) get a flag prefix, e.g. ``--kv-cache-ttl`` / ``SIGNALING_KV_CACHE_TTL``.
 """
 
@@ -146,8 +146,14 @@ class Settings:
     kv: KvSettings = group(KvSettings, prefix="kv")
 
     def as_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready data, for the banner, ``meta.json`` and the config route."""
+        """The settings as JSON-ready data, for the banner the operator reads."""
         return _jsonable(dataclasses.asdict(self))
+
+    def shareable(self) -> dict[str, Any]:
+        """The settings without local file paths, for ``GET /_harness/config`` (and so for
+        ``meta.json``): what shapes the server's behaviour, not where its files are."""
+        return {name: value for name, value in self.as_dict().items()
+                if not isinstance(getattr(self, name), Path)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -284,3 +284,32 @@ def test_a_lost_database_file_makes_health_and_writes_503(tmp_path: Path, backen
         assert server.wait(30) == 0
     assert server.output.count(f"{db}: the database file was {how}") == 1
     assert "Traceback" not in server.output
+
+
+# --- 5. /_harness/config: no local paths, not readable from other origins --------------------
+
+
+def test_harness_config_has_no_local_paths_and_is_not_shared_cross_origin(tmp_path: Path
+                                                                          ) -> None:
+    """Before: ``settings.db`` was the absolute database path, and the CORS middleware let any
+    origin's page read it. What the load tests and the checker read is still there."""
+    db = tmp_path / "private-name.db"
+    with ServerProcess(db) as server:
+        elsewhere = {"Origin": "https://elsewhere.example"}
+        status, headers, body = fetch(f"{server.url}/_harness/config", headers=elsewhere)
+        assert status == 200
+        config = json.loads(body)
+        assert config["backend"] == "sqlite" and "db" not in config["settings"]
+        assert str(tmp_path) not in body.decode() and "private-name" not in body.decode()
+        settings = config["settings"]
+        assert settings["session_ttl"] == 300_000 and settings["time_scale"] == 1.0
+        assert settings["kv"]["cache_ttl"] == 60.0
+        assert "Access-Control-Allow-Origin" not in headers
+        status, headers, _ = fetch(f"{server.url}/_harness/config", method="OPTIONS",
+                                   headers={**elsewhere, "Access-Control-Request-Method": "GET"})
+        assert "Access-Control-Allow-Origin" not in headers
+        assert "Access-Control-Allow-Methods" not in headers
+        # The signaling routes still reflect the origin, as rondevu did.
+        status, headers, _ = fetch(f"{server.url}/health", headers=elsewhere)
+        assert headers["Access-Control-Allow-Origin"] == "https://elsewhere.example"
+        assert str(db) in server.output  # the operator's banner still names the file
