@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,9 @@ MAX_PAGE_LIMIT = 1000
 LISTING_LIMIT = 50  # sessions per GET /{topic}/sessions unless ?limit says otherwise ...
 MAX_LISTING_LIMIT = 200  # ... and at most this many: rondevu's later /offers/by-topic bounds
 MAX_PAGE = 1_000_000  # keeps the SQL OFFSET inside 64 bits
+
+
+_DIGITS = re.compile("[0-9]+")
 
 
 class BadRequest(ValueError):
@@ -164,13 +168,15 @@ def listing_limit(query: Mapping[str, str]) -> int:
 def _query_int(
     query: Mapping[str, str], name: str, *, default: int, low: int, high: int
 ) -> int:
+    """ASCII digits only: ``int()`` alone also takes ``1_0``, ``+5``, `` 5``, ``5\n`` and other
+    scripts' digits (``١``), so two spellings of one request would mean the same page."""
     text = query.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f"query parameter {name} must be an integer, not {text!r}") from None
-    if not low <= value <= high:
+    if not _DIGITS.fullmatch(text):
+        raise BadRequest(
+            f"query parameter {name} must be an integer in ASCII digits (0-9), not {text!r}"
+        )
+    if len(text.lstrip("0")) > len(str(high)) or not low <= int(text) <= high:
         raise BadRequest(f"query parameter {name} must be between {low} and {high}")
-    return value
+    return int(text)

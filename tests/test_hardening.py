@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,27 @@ def test_harness_config_has_no_local_paths_and_is_not_shared_cross_origin(tmp_pa
         status, headers, _ = fetch(f"{server.url}/health", headers=elsewhere)
         assert headers["Access-Control-Allow-Origin"] == "https://elsewhere.example"
         assert str(db) in server.output  # the operator's banner still names the file
+
+
+# --- 6. query integers: ASCII digits only ----------------------------------------------------
+
+
+def test_query_integers_are_ascii_digits_only(tmp_path: Path) -> None:
+    """Before: ``int()`` read ``1_0`` as 10, ``١`` (Arabic-Indic one) as 1, and took ``+5``,
+    `` 5``, ``5\\n`` and the full-width ``５``; only ASCII digits are a number now."""
+    lenient = ["1_0", "١", "+5", " 5", "5\n", "５", "0x10", "-1", "1.0", ""]
+    with ServerProcess(tmp_path / "s.db") as server:
+        for path, name in [("/", "page"), ("/", "limit"), ("/room/sessions", "limit")]:
+            for text in lenient:
+                query = urllib.parse.urlencode({name: text})
+                status, _, body = fetch(f"{server.url}{path}?{query}")
+                assert status == 400, (path, text, body)
+                assert f"query parameter {name} must be an integer in ASCII digits" in (
+                    json.loads(body)["error"])
+            status, _, body = fetch(f"{server.url}{path}?{name}=0007")
+            assert status == 200, body
+            status, _, body = fetch(f"{server.url}{path}?{name}=" + "9" * 5000)
+            assert status == 400 and "must be between" in json.loads(body)["error"]
+        status, _, body = fetch(f"{server.url}/?page=0010&limit=3")
+        assert json.loads(body)["pagination"] == {
+            "page": 10, "limit": 3, "total": 0, "hasMore": False}
