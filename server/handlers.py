@@ -17,6 +17,7 @@ from aiohttp import web
 from . import payloads
 from .appkeys import CLOCK, SETTINGS, STORE
 from .stores.base import Caller, SessionSummary, Side, now_ms
+from .version import server_version
 
 routes = web.RouteTableDef()
 
@@ -80,12 +81,16 @@ async def harness_config(request: web.Request) -> web.Response:
 
 
 @routes.get("/")
+@routes.get("/topics")
 async def list_topics(request: web.Request) -> web.Response:
+    """The topic listing, at ``/`` as rondevu-client 0.0.4 called it and at ``/topics`` as
+    0.3.0 did; 0.3.0 also reads ``version`` from ``GET /``, so the listing carries it."""
     paging = payloads.paging(request.query)
     page = await request.app[STORE].list_topics(
         caller_of(request), page=paging.page, limit=paging.limit
     )
     return web.json_response({
+        "version": server_version(),
         "topics": [{"topic": t.topic, "count": t.count} for t in page.topics],
         "pagination": {
             "page": paging.page,
