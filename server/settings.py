@@ -2,8 +2,9 @@
 
 Each setting is declared once, as a dataclass field whose metadata carries its help text and
 check, so ``--help``, the environment variables (``SIGNALING_<NAME>``), the start-up banner and
-``GET /_harness/config`` (which leaves out local paths) can never disagree about what exists. Nested groups (the KV model's
-settings) get a flag prefix, e.g. ``--kv-cache-ttl`` / ``SIGNALING_KV_CACHE_TTL``.
+``GET /_harness/config`` (which leaves out local paths) can never disagree about what exists.
+Nested groups (the KV model's settings) get a flag prefix, e.g. ``--kv-cache-ttl`` /
+``SIGNALING_KV_CACHE_TTL``.
 """
 
 from __future__ import annotations

@@ -232,13 +232,14 @@ def test_exhaustion_is_reported_once_per_interval(caplog: pytest.LogCaptureFixtu
         def default_exception_handler(self, context: dict[str, Any]) -> None:
             defaults.append(context)
 
+    loop: Any = Loop()
     emfile = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
     with caplog.at_level(logging.ERROR, logger="server.exhaustion"):
         for step in range(300):  # 30 s of failures, ten a second
             now[0] = step / 10
-            handler(Loop(), {"message": "socket.accept() out of system resource",  # type: ignore[arg-type]
-                             "exception": emfile})
-        handler(Loop(), {"message": "something else", "exception": ValueError()})  # type: ignore[arg-type]
+            handler(loop, {"message": "socket.accept() out of system resource",
+                           "exception": emfile})
+        handler(loop, {"message": "something else", "exception": ValueError()})
     counts = [re.search(r"EMFILE\), (\d+) time", r.getMessage())[1]  # type: ignore[index]
               for r in caplog.records]
     assert counts == ["1", "100", "100"]

@@ -49,7 +49,8 @@ class DatabaseFile:
             self._reported = True
             log.error(
                 "%s: %s (it opened device %d inode %d); requests are refused with 503 and "
-                "/health answers 503 until the server is restarted", self.path, problem, *self._opened,
+                "/health answers 503 until the server is restarted",
+                self.path, problem, *self._opened,
             )
         return problem
 

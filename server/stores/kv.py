@@ -163,10 +163,9 @@ class KvStore:
         edge = self.model.route(caller.client)
         sessions = await self._open_sessions(edge, caller.origin, index_prefix(caller.origin) + topic)
         newest = sorted(sessions, key=lambda s: s.created_at, reverse=True)[:limit]
-        return SessionPage(
-            [SessionSummary(s.code, s.peer_id, s.offer, s.created_at, s.expires_at) for s in newest],
-            total=len(sessions),
-        )
+        summaries = [SessionSummary(s.code, s.peer_id, s.offer, s.created_at, s.expires_at)
+                     for s in newest]
+        return SessionPage(summaries, total=len(sessions))
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
         edge = self.model.route(caller.client)
