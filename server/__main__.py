@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .app import create_app
 from .banner import listening_line, settings_line
+from .exhaustion import ExhaustionLog
 from .migrate import MigrationError
 from .settings import Settings, SettingsError, load_settings
 from .stores.sqlite import StartupError
@@ -30,6 +31,7 @@ async def serve(settings: Settings) -> None:
     runner = web.AppRunner(
         create_app(settings), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
+    asyncio.get_running_loop().set_exception_handler(ExhaustionLog())
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

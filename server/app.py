@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import middleware
 from .appkeys import CLOCK, SETTINGS, STORE
-from .handlers import routes
+from .handlers import HARNESS_CONFIG, routes
 from .settings import Settings
 from .stores import open_store
 from .stores.base import Clock, SystemClock
@@ -29,9 +29,16 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body,
+        # aiohttp's keep-alive timer also runs from the moment a connection opens, so it is what
+        # closes a client that never finishes its headers; lingering (draining a body left
+        # unread after the answer) gets the same bound. The body itself: payloads.json_object.
+        handler_args={
+            "keepalive_timeout": settings.read_timeout,
+            "lingering_time": settings.read_timeout,
+        },
         middlewares=[
             middleware.server_timing,
-            middleware.cors(settings.cors_origins),
+            middleware.cors(settings.cors_origins, private=frozenset({HARNESS_CONFIG})),
             middleware.errors,
         ],
     )

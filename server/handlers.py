@@ -7,14 +7,17 @@ status means the same thing on every route.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
 from . import payloads
 from .appkeys import CLOCK, SETTINGS, STORE
-from .stores.base import Caller, Session, Side, now_ms
+from .stores.base import Caller, SessionSummary, Side, now_ms
+from .version import server_version
 
 routes = web.RouteTableDef()
 
@@ -28,36 +31,66 @@ def caller_of(request: web.Request) -> Caller:
     )
 
 
-def _listing(session: Session) -> dict[str, Any]:
+def _listing(session: SessionSummary) -> dict[str, Any]:
     return {
         "code": session.code,
         "peerId": session.peer_id,
         "offer": session.offer,
-        "offerCandidates": list(session.offer_candidates),
         "createdAt": session.created_at,
         "expiresAt": session.expires_at,
     }
 
 
+def within_budget(entries: Iterable[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The leading entries whose JSON takes at most ``budget`` bytes, but always the first, so
+    a listing of one large offer still shows it: what one listing costs is then bounded by the
+    budget (plus one request body), whatever the topic holds."""
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for entry in entries:
+        used += len(json.dumps(entry).encode()) + 2  # the separator
+        if kept and used > budget:
+            break
+        kept.append(entry)
+    return kept
+
+
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "timestamp": now_ms(request.app[CLOCK])})
+    """503 when the store refuses requests (its database file is gone), so a health check sees
+    what clients would otherwise learn only by losing their writes."""
+    timestamp = now_ms(request.app[CLOCK])
+    problem = request.app[STORE].problem()
+    if problem is not None:
+        return web.json_response(
+            {"status": "unavailable", "error": problem, "timestamp": timestamp}, status=503
+        )
+    return web.json_response({"status": "ok", "timestamp": timestamp})
 
 
-@routes.get("/_harness/config")
+HARNESS_CONFIG = "/_harness/config"
+"""Not part of the signaling API, and not for browsers: ``middleware.cors`` never allows it to
+another origin."""
+
+
+@routes.get(HARNESS_CONFIG)
 async def harness_config(request: web.Request) -> web.Response:
-    """Not part of the signaling API: lets load tests record what they ran against."""
+    """Lets load tests record what they ran against; no local paths."""
     settings = request.app[SETTINGS]
-    return web.json_response({"backend": settings.backend, "settings": settings.as_dict()})
+    return web.json_response({"backend": settings.backend, "settings": settings.shareable()})
 
 
 @routes.get("/")
+@routes.get("/topics")
 async def list_topics(request: web.Request) -> web.Response:
+    """The topic listing, at ``/`` as rondevu-client 0.0.4 called it and at ``/topics`` as
+    0.3.0 did; 0.3.0 also reads ``version`` from ``GET /``, so the listing carries it."""
     paging = payloads.paging(request.query)
     page = await request.app[STORE].list_topics(
         caller_of(request), page=paging.page, limit=paging.limit
     )
     return web.json_response({
+        "version": server_version(),
         "topics": [{"topic": t.topic, "count": t.count} for t in page.topics],
         "pagination": {
             "page": paging.page,
@@ -128,6 +161,13 @@ async def offer(request: web.Request) -> web.Response:
 
 @routes.get("/{topic}/sessions")
 async def sessions(request: web.Request) -> web.Response:
+    """The newest open sessions, bounded in count (``?limit``) and in bytes (``--listing-budget``),
+    without their candidates (``docs/server-limits.md``)."""
     topic = payloads.path_name(request, "topic")
-    found = await request.app[STORE].list_by_topic(caller_of(request), topic)
-    return web.json_response({"sessions": [_listing(s) for s in found]})
+    limit = payloads.listing_limit(request.query)
+    page = await request.app[STORE].list_by_topic(caller_of(request), topic, limit=limit)
+    shown = within_budget((_listing(s) for s in page.sessions),
+                          request.app[SETTINGS].listing_budget)
+    return web.json_response(
+        {"sessions": shown, "total": page.total, "hasMore": len(shown) < page.total}
+    )

@@ -15,6 +15,7 @@ from .stores.base import (
     CandidateLimit,
     CodeInUse,
     SessionNotFound,
+    StorageLost,
     StoreError,
     StoreUnavailable,
 )
@@ -29,6 +30,7 @@ STORE_ERROR_STATUS: dict[type[StoreError], int] = {
     AnswerConflict: 409,
     CandidateLimit: 413,
     StoreUnavailable: 500,
+    StorageLost: 503,
     StoreError: 500,
 }
 
@@ -43,7 +45,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BadRequest as error:
-        return _error(400, str(error))
+        response = _error(error.status, str(error))
+        if error.close_connection:
+            response.force_close()
+        return response
     except StoreError as error:
         status = next(STORE_ERROR_STATUS[kind] for kind in type(error).__mro__
                       if kind in STORE_ERROR_STATUS)
@@ -61,18 +66,21 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(500, "internal error")
 
 
-def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """CORS as rondevu did: reflect the request's Origin, or only the allowed ones if listed."""
+def cors(allowed: tuple[str, ...], *, private: frozenset[str] = frozenset()
+         ) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """CORS as rondevu did: reflect the request's Origin, or only the allowed ones if listed.
+    The ``private`` paths are never allowed to any origin: a page elsewhere cannot read them."""
 
-    def allow(origin: str | None) -> bool:
-        return origin is not None and (not allowed or origin in allowed)
+    def allow(request: web.Request, origin: str | None) -> bool:
+        return (origin is not None and (not allowed or origin in allowed)
+                and request.path not in private)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response: web.StreamResponse = web.Response(status=204)
-            if allow(origin):
+            if allow(request, origin):
                 response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
                 response.headers["Access-Control-Allow-Headers"] = request.headers.get(
                     "Access-Control-Request-Headers", "Content-Type"
@@ -80,7 +88,7 @@ def cors(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse
                 response.headers["Access-Control-Max-Age"] = "86400"
         else:
             response = await handler(request)
-        if allow(origin) and is_unicode(origin):
+        if allow(request, origin) and is_unicode(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
         # Always: a response without the header must not be served from a cache to an origin
         # that would have got it.

@@ -5,29 +5,84 @@ Every check happens before the store is called, so bad input never reaches stora
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 
+from .appkeys import SETTINGS
 from .stores.base import Side
 
 MAX_NAME = 1024  # topic and peerId, as rondevu limited them
 MAX_CODE = 256
 MAX_CANDIDATE = 8192
 MAX_PAGE_LIMIT = 1000
+LISTING_LIMIT = 50  # sessions per GET /{topic}/sessions unless ?limit says otherwise ...
+MAX_LISTING_LIMIT = 200  # ... and at most this many: rondevu's later /offers/by-topic bounds
 MAX_PAGE = 1_000_000  # keeps the SQL OFFSET inside 64 bits
+
+
+_DIGITS = re.compile("[0-9]+")
 
 
 class BadRequest(ValueError):
     """Input the API refuses (400); the message names the field."""
 
+    status = 400
+    close_connection = False
+
+
+class UnreadableBody(BadRequest):
+    """A body that cannot be read to its end. The connection is closed after the answer: what
+    is left of the body cannot be skipped to reach the next request."""
+
+    close_connection = True
+
+
+class BodyTimeout(UnreadableBody):
+    """A body not received within ``--read-timeout`` (408)."""
+
+    status = 408
+
+
+def _end_body(request: web.Request) -> None:
+    """Stop reading a body that will not be read to its end, before answering.
+
+    aiohttp drains an unread body after the answer: it would meet a decoding error again and
+    log it as unhandled, or wait on a stalled client. Reading from the connection is paused
+    first, so no more bytes arrive for the body marked complete; the answer then closes the
+    connection (:class:`UnreadableBody`).
+    """
+    request.content.feed_eof()
+    if request.transport is not None:
+        request.transport.pause_reading()
+
 
 async def json_object(request: web.Request) -> Mapping[str, Any]:
-    """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413."""
-    raw = await request.read()
+    """The body as a JSON object. A body over ``client_max_size`` raises aiohttp's 413; one
+    not received within ``--read-timeout`` is a 408."""
+    timeout = request.app[SETTINGS].read_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await request.read()
+    except TimeoutError:
+        _end_body(request)
+        raise BodyTimeout(f"request body not received within {timeout:g} s") from None
+    except web.RequestPayloadError as error:
+        # aiohttp decompresses as the body is read; bytes that are not what Content-Encoding
+        # names are the client's error (400), not the server's (it was a 500 and a traceback).
+        _end_body(request)
+        if isinstance(error.__cause__, ContentEncodingError):
+            encoding = request.headers.get("Content-Encoding", "").strip().lower()
+            raise UnreadableBody(
+                f"body is not valid {encoding}, as its Content-Encoding header says"
+            ) from None
+        raise UnreadableBody(f"body could not be read: {error}") from None
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
@@ -105,16 +160,23 @@ def paging(query: Mapping[str, str]) -> Paging:
     )
 
 
+def listing_limit(query: Mapping[str, str]) -> int:
+    """How many sessions a topic listing may show (``?limit``)."""
+    return _query_int(query, "limit", default=LISTING_LIMIT, low=1, high=MAX_LISTING_LIMIT)
+
+
 def _query_int(
     query: Mapping[str, str], name: str, *, default: int, low: int, high: int
 ) -> int:
+    """ASCII digits only: ``int()`` alone also takes ``1_0``, ``+5``, `` 5``, ``5\n`` and other
+    scripts' digits (``١``), so two spellings of one request would mean the same page."""
     text = query.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f"query parameter {name} must be an integer, not {text!r}") from None
-    if not low <= value <= high:
+    if not _DIGITS.fullmatch(text):
+        raise BadRequest(
+            f"query parameter {name} must be an integer in ASCII digits (0-9), not {text!r}"
+        )
+    if len(text.lstrip("0")) > len(str(high)) or not low <= int(text) <= high:
         raise BadRequest(f"query parameter {name} must be between {low} and {high}")
-    return value
+    return int(text)

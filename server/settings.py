@@ -2,8 +2,9 @@
 
 Each setting is declared once, as a dataclass field whose metadata carries its help text and
 check, so ``--help``, the environment variables (``SIGNALING_<NAME>``), the start-up banner and
-``GET /_harness/config`` can never disagree about what exists. Nested groups (the KV model's
-settings) get a flag prefix, e.g. ``--kv-cache-ttl`` / ``SIGNALING_KV_CACHE_TTL``.
+``GET /_harness/config`` (which leaves out local paths) can never disagree about what exists.
+Nested groups (the KV model's settings) get a flag prefix, e.g. ``--kv-cache-ttl`` /
+``SIGNALING_KV_CACHE_TTL``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,15 @@ class Settings:
     )
     max_candidates: int = setting(512, "candidates per side of one session", check=positive)
     max_body: int = setting(65_536, "largest request body in bytes", check=positive)
+    listing_budget: int = setting(
+        1_048_576, "bytes of session entries one GET /{topic}/sessions returns at most: the "
+        "newest that fit, at least one (docs/server-limits.md)", check=positive,
+    )
+    read_timeout: float = setting(
+        10.0, "seconds a client has to send its request's headers (from connecting, or from "
+        "the previous answer on a kept-alive connection) and then its body; a connection that "
+        "stalls is closed (docs/server-limits.md)", check=positive,
+    )
     cors_origins: tuple[str, ...] = setting(
         (), "comma-separated origins allowed by CORS; empty reflects any origin, as rondevu did"
     )
@@ -137,8 +147,14 @@ class Settings:
     kv: KvSettings = group(KvSettings, prefix="kv")
 
     def as_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready data, for the banner, ``meta.json`` and the config route."""
+        """The settings as JSON-ready data, for the banner the operator reads."""
         return _jsonable(dataclasses.asdict(self))
+
+    def shareable(self) -> dict[str, Any]:
+        """The settings without local file paths, for ``GET /_harness/config`` (and so for
+        ``meta.json``): what shapes the server's behaviour, not where its files are."""
+        return {name: value for name, value in self.as_dict().items()
+                if not isinstance(getattr(self, name), Path)}
 
 
 def _jsonable(value: Any) -> Any:

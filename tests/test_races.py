@@ -147,12 +147,14 @@ async def test_kv_a_lookup_before_creation_stays_404_for_the_ttl(clock: FakeCloc
 async def test_kv_topic_index_loses_an_offer_created_from_a_stale_edge(clock: FakeClock) -> None:
     store = await open_kv(clock)
     first, second = caller_at(store, 0, "offerer"), caller_at(store, 1, "offerer")
-    assert await clock.run(store.list_by_topic(second, "room")) == []  # edge 1 caches no index
+    listed = await clock.run(store.list_by_topic(second, "room", limit=10))
+    assert listed.sessions == []  # edge 1 caches no index
     await clock.run(store.create(first, code="a", topic="room", peer_id="p", offer="o"))
     await clock.advance(2.0)
     await clock.run(store.create(second, code="b", topic="room", peer_id="p", offer="o"))
     await clock.advance(61.0)
-    assert [s.code for s in await clock.run(store.list_by_topic(first, "room"))] == ["b"]
+    listed = await clock.run(store.list_by_topic(first, "room", limit=10))
+    assert [s.code for s in listed.sessions] == ["b"]
 
 
 # --- rmw and sqlite --------------------------------------------------------------------------

@@ -46,6 +46,29 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One session as a listing shows it: enough to choose it, none of its candidates.
+
+    A listing that carried every candidate of every session cost up to the candidate bound times
+    8 KiB per session (164 MB for 40 full sessions); an answerer polls for the candidates of the
+    one session it picks anyway (``docs/server-limits.md``)."""
+
+    code: str
+    peer_id: str
+    offer: str
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """The newest ``sessions`` of a topic, and how many open sessions it has in all."""
+
+    sessions: list[SessionSummary]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class TopicCount:
     topic: str
     count: int
@@ -93,6 +116,11 @@ class CandidateLimit(StoreError):
 
 class StoreUnavailable(StoreError):
     """The backing store failed the request (the KV write limit): rondevu's clients saw a 500."""
+
+
+class StorageLost(StoreError):
+    """The database file the store opened was deleted or replaced (503): a write would be
+    acknowledged into a file nobody opens again, a read shows what is about to vanish."""
 
 
 class Clock(Protocol):
@@ -147,8 +175,9 @@ class Store(Protocol):
         """Append to one side's list; raises :class:`CandidateLimit` past the bound."""
         ...
 
-    async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
-        """Unanswered, unexpired sessions of this origin and topic, newest first."""
+    async def list_by_topic(self, caller: Caller, topic: str, *, limit: int) -> SessionPage:
+        """The newest ``limit`` unanswered, unexpired sessions of this origin and topic, newest
+        first, and how many there are."""
         ...
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
@@ -161,6 +190,10 @@ class Store(Protocol):
 
     async def sweep_expired(self) -> int:
         """Delete expired sessions; returns how many."""
+        ...
+
+    def problem(self) -> str | None:
+        """Why the store refuses requests (for ``/health``), or None when it takes them."""
         ...
 
     async def close(self) -> None: ...

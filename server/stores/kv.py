@@ -30,6 +30,8 @@ from .base import (
     CodeInUse,
     Session,
     SessionNotFound,
+    SessionPage,
+    SessionSummary,
     Side,
     StoreLimits,
     TopicCount,
@@ -156,10 +158,14 @@ class KvStore:
         return [s for s in sessions
                 if s.expires_at > now and s.answer is None and s.origin == origin]
 
-    async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
+    async def list_by_topic(self, caller: Caller, topic: str, *, limit: int) -> SessionPage:
+        """Reads every session the index names, as rondevu did, and shows the newest."""
         edge = self.model.route(caller.client)
         sessions = await self._open_sessions(edge, caller.origin, index_prefix(caller.origin) + topic)
-        return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+        newest = sorted(sessions, key=lambda s: s.created_at, reverse=True)[:limit]
+        summaries = [SessionSummary(s.code, s.peer_id, s.offer, s.created_at, s.expires_at)
+                     for s in newest]
+        return SessionPage(summaries, total=len(sessions))
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
         edge = self.model.route(caller.client)
@@ -181,6 +187,10 @@ class KvStore:
     async def sweep_expired(self) -> int:
         """Nothing to do: every value was put with an ``expirationTtl`` and KV expires it."""
         return 0
+
+    def problem(self) -> None:
+        """Never: the model has no file to lose."""
+        return None
 
     async def close(self) -> None:
         """Nothing to release: the model lives in this process's memory."""

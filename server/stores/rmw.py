@@ -95,6 +95,7 @@ class RmwStore(SqliteStore):
         rows = [{"code": code, "side": str(side), "seq": seq, "candidate": candidate}
                 for seq, candidate in enumerate(candidates, start=1)]
         async with self._list_lock:
+            self._file.check()
             try:
                 await conn.execute("BEGIN IMMEDIATE")
                 await conn.execute(_CLEAR_SIDE, {"code": code, "side": str(side)})

@@ -38,12 +38,15 @@ from .base import (
     CodeInUse,
     Session,
     SessionNotFound,
+    SessionPage,
+    SessionSummary,
     Side,
     StoreLimits,
     TopicCount,
     TopicPage,
     now_ms,
 )
+from .dbfile import DatabaseFile
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -52,7 +55,6 @@ log = logging.getLogger(__name__)
 
 READERS = 2
 SWEEP_BATCH = 500
-LIST_LIMIT = 1000
 
 _SESSION_COLUMNS = """
     s.code, s.origin, s.topic, s.peer_id, s.offer, s.answer, s.created_at, s.expires_at,
@@ -65,11 +67,12 @@ SELECT {_SESSION_COLUMNS} FROM sessions s
 WHERE s.code = :code AND s.origin = :origin AND s.expires_at > :now
 """
 
-_SELECT_BY_TOPIC = f"""
-SELECT {_SESSION_COLUMNS} FROM sessions s
-WHERE s.origin = :origin AND s.topic = :topic AND s.answer IS NULL AND s.expires_at > :now
-ORDER BY s.created_at DESC
-LIMIT {LIST_LIMIT}
+# No candidates: a listing reads only what it shows. The window count is taken before LIMIT.
+_SELECT_BY_TOPIC = """
+SELECT code, peer_id, offer, created_at, expires_at, COUNT(*) OVER () AS total FROM sessions
+WHERE origin = :origin AND topic = :topic AND answer IS NULL AND expires_at > :now
+ORDER BY created_at DESC
+LIMIT :limit
 """
 
 _SELECT_TOPICS = """
@@ -163,7 +166,9 @@ class SqliteStore:
         readers: list[aiosqlite.Connection],
         limits: StoreLimits,
         clock: Clock,
+        file: DatabaseFile,
     ) -> None:
+        self._file = file
         self._writer = writer
         self._readers = readers
         self._next_reader = itertools.cycle(readers)
@@ -199,13 +204,18 @@ class SqliteStore:
         except BaseException:
             await writer.close()
             raise
-        return cls(writer, readers, limits, clock)
+        return cls(writer, readers, limits, clock, DatabaseFile(path))
 
     async def _read(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        self._file.check()  # a reader of a deleted file fails with "disk I/O error"
         return await next(self._next_reader).execute_fetchall(sql, params)
 
     async def _write(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        self._file.check()
         return await self._writer.execute_fetchall(sql, params)
+
+    def problem(self) -> str | None:
+        return self._file.problem()
 
     def _now(self) -> int:
         return now_ms(self._clock)
@@ -259,11 +269,13 @@ class SqliteStore:
         await self.get(caller, code)  # raises SessionNotFound
         raise CandidateLimit(code, side, self._limits.max_candidates)
 
-    async def list_by_topic(self, caller: Caller, topic: str) -> list[Session]:
-        rows = await self._read(
-            _SELECT_BY_TOPIC, {"origin": caller.origin, "topic": topic, "now": self._now()}
-        )
-        return [_session_from_row(row) for row in rows]
+    async def list_by_topic(self, caller: Caller, topic: str, *, limit: int) -> SessionPage:
+        rows = list(await self._read(
+            _SELECT_BY_TOPIC,
+            {"origin": caller.origin, "topic": topic, "now": self._now(), "limit": limit},
+        ))
+        summaries = [SessionSummary(*row[:5]) for row in rows]
+        return SessionPage(summaries, rows[0][5] if rows else 0)
 
     async def list_topics(self, caller: Caller, *, page: int, limit: int) -> TopicPage:
         params = {"origin": caller.origin, "now": self._now()}
