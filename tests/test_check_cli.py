@@ -38,7 +38,7 @@ def test_a_lost_write_is_explained_and_exits_1() -> None:
     assert "candidate x7f of the offerer's list, written by offerer client h/1/u1/offerer," in out
     assert "last read that held it: none" in out
     assert "verdict: anomalies found" in out
-    assert out.rstrip().endswith("overall: anomalies found")
+    assert out.rstrip().endswith("overall: anomalies found (exit 1)")
 
 
 def test_a_consistent_run_exits_0() -> None:
