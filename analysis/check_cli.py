@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         status = 0 if outcome(gates) == PASSED else EXIT_GATE_FAILED
     else:
         status = EXIT_STATUS[document["verdict"]]
-    print(f"overall: {document['verdict']}"
+    print(f"overall: {document['verdict'] if entries else 'nothing could be checked'}"
           + (f"; gates {outcome(gates)}" if gates else "")
           + (f"; {unchecked} run(s) could not be checked" if unchecked else "")
           + f" (exit {status})")

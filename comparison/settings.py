@@ -33,7 +33,7 @@ class ComparisonSettings:
     duration_s: int
     settle: float | None
     time_scale: float
-    stop_timeout_s: float
+    stop_timeout_s: int
     output: Path
     expect: tuple[Expectation, ...]
     min_verified: float = DEFAULT_MIN_VERIFIED
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--min-verified", type=share, default=DEFAULT_MIN_VERIFIED, metavar="SHARE",
         help="share of the sessions with an acknowledged write that must be verified for a "
         "run to be called consistent; fewer make it inconclusive (default: %(default)s)")
-    add("--stop-timeout", type=float, default=None, metavar="SECONDS",
+    add("--stop-timeout", type=int, default=None, metavar="SECONDS",
         help="wall seconds Locust lets users finish their flow when the load stops "
         "(default: 5; quick: 3)")
     add("--output", type=Path, default=None,
@@ -105,6 +105,8 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         parser.error(f"--backends: {', '.join(unknown) or 'none'} not among {', '.join(BACKENDS)}")
     if args.time_scale is not None and args.time_scale <= 0:
         parser.error("--time-scale must be greater than 0")
+    if args.stop_timeout is not None and args.stop_timeout < 0:
+        parser.error("--stop-timeout must be 0 or more (whole seconds, as Locust takes it)")
     if args.settle is not None and args.settle < 0:
         parser.error("--settle must be 0 or more")
     if args.session_ttl is not None and not args.host:

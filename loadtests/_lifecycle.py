@@ -89,9 +89,14 @@ def _host(environment: Any) -> str:
     return hosts.pop() if len(hosts) == 1 else ""
 
 
-def _meta_document(environment: Any, run: _RunMeta, stopped: bool,
-                   final_reads: FinalReads | None = None) -> dict[str, Any]:
+def _meta_document(environment: Any, run: _RunMeta, stopped: bool) -> dict[str, Any]:
+    """The run's meta.json as things stand; with this process's final reads once written
+    (whichever of Locust's hooks writes it last, it says how the store settled)."""
     parsed = environment.parsed_options
+    recording = current_recording(environment)
+    final_reads = recording.final_reads if recording is not None else None
+    if final_reads is not None and not final_reads.outcome:
+        final_reads = None
     runner = environment.runner
     now = utc_now()
     return build_meta(
@@ -106,7 +111,7 @@ def _meta_document(environment: Any, run: _RunMeta, stopped: bool,
         tags=getattr(parsed, "tags", None),
         stopped=now if stopped else None,
         settling=final_reads.outcome if final_reads else None,
-        unsupported=final_reads.recording.unsupported if final_reads else None,
+        unsupported=recording.unsupported if recording is not None else None,
     )
 
 
@@ -139,8 +144,7 @@ def _final_reads_done(environment: Any, final_reads: FinalReads) -> None:
     folder = history_dir(final_reads.recording.options).parent
     run = _metas.get(environment)
     if run is not None and _coordinates(environment):
-        write_meta(run.path, _meta_document(environment, run, stopped=True,
-                                            final_reads=final_reads))
+        write_meta(run.path, _meta_document(environment, run, stopped=True))
         log.info("the history is in %s; check it with: python -m analysis check %s", folder,
                  folder)
     else:

@@ -6,9 +6,11 @@ prints ``server.banner``'s listening line, as ``python -m server`` does. Modes:
 - ``error-500``: answers every request with 500 and a plain-text body, as a crashed backend
   behind a framework does;
 - ``stall``: reads each request and never answers (holding the connection at most a minute);
-- ``idle-close``: answers every request at once (a poll with an empty offerer's view, anything
-  else with ``{"success": true}``) and closes a keep-alive connection that is idle for 0.3 s,
-  so a client reusing it races the close;
+- ``drop-alternate``: reads every request, and closes the connection without a byte of response
+  to every other one (the first, the third, ...), as a server closing an idle keep-alive
+  connection does to a request that crossed the close; the others get an answer at once (a
+  poll an empty offerer's view, anything else ``{"success": true}``). (A client cannot be made
+  to hit the close itself: geventhttpclient checks a pooled connection before reusing it.);
 - ``no-leave``: the real signaling server (``server.app``, any ``python -m server`` option),
   except that ``POST /leave`` and ``GET /_harness/config`` answer a plain-text 404, as
   rondevu 02d460f's framework does for routes it lacks.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import itertools
 import json
 import subprocess
 import sys
@@ -30,7 +33,6 @@ from pathlib import Path
 from types import TracebackType
 
 HERE = Path(__file__).resolve()
-IDLE_CLOSE_S = 0.3
 STALL_LIMIT_S = 60.0
 MISSING_ROUTES = frozenset({("POST", "/leave"), ("GET", "/_harness/config")})
 
@@ -81,6 +83,8 @@ class Target:
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     mode = ""
+    requests = itertools.count(1)
+    """Requests seen by this process (``drop-alternate`` drops the odd ones)."""
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
         pass
@@ -106,6 +110,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             self.close_connection = True
+        elif self.mode == "drop-alternate" and next(self.requests) % 2:
+            self.close_connection = True
         else:
             reply = ({"answer": None, "answerCandidates": []} if self.path == "/poll"
                      else {"success": True})
@@ -115,9 +121,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _serve_plain(mode: str) -> None:
-    handler = type("Handler", (_Handler,), {"mode": mode,
-                                             "timeout": IDLE_CLOSE_S if mode == "idle-close"
-                                             else None})
+    handler = type("Handler", (_Handler,), {"mode": mode})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     _announce(f"http://127.0.0.1:{server.server_address[1]}", mode)
@@ -160,7 +164,7 @@ def main(argv: Sequence[str]) -> None:
     mode, *rest = argv
     if mode == "no-leave":
         asyncio.run(_serve_without_routes(rest))
-    elif mode in ("error-500", "stall", "idle-close"):
+    elif mode in ("error-500", "stall", "drop-alternate"):
         _serve_plain(mode)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
