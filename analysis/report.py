@@ -28,7 +28,6 @@ from analysis.stores import describe, latency_kind
 from analysis.timeline import describe_op, lane_names
 from analysis.verdicts import (
     ANOMALIES_FOUND,
-    CONSISTENT,
     EXIT_GATE_FAILED,
     EXIT_STATUS,
     FAILED,
@@ -36,9 +35,11 @@ from analysis.verdicts import (
     NOT_GATED,
     combined,
 )
-from analysis.wording import number, wall_model
+from analysis.wording import wall_model
 
 FORMAT = 1
+HANDSHAKE_POINTS = (50.0, 95.0)
+"""The percentiles of the time to complete a handshake on the first screen."""
 
 #: What each anomaly means for a user (docs/checker.md); types not listed are still reported.
 MEANINGS = {
@@ -151,7 +152,6 @@ def store_summary(run: Run, run_gate: Gate, output: Path | None = None,
 
 GOOD, BAD, UNKNOWN, PLAIN = "good", "bad", "unknown", ""
 """Tones of a cell: green, red, amber (inconclusive), none."""
-HANDSHAKE_POINTS = (50.0, 95.0)
 SHOWN_REASONS = 3
 
 
@@ -260,11 +260,10 @@ row here and every rendering shows it."""
 
 
 def first_screen(stores: Sequence[Mapping[str, Any]], scale: float) -> dict[str, Any]:
-    """The first table of the report: :data:`FIRST_SCREEN` against every store."""
-    label = "time to complete a handshake p50 / p95, s" + (" wall (model)" if scale != 1.0
-                                                         else "")
-    rows = [{"label": label if cell is _handshake_time_cell else name,
-             "cells": [cell(store, scale) for store in stores]} for name, cell in FIRST_SCREEN]
+    """The first table of the report: :data:`FIRST_SCREEN` against every store (times in wall
+    seconds, model seconds in brackets at a time scale other than 1)."""
+    rows = [{"label": name, "cells": [cell(store, scale) for store in stores]}
+            for name, cell in FIRST_SCREEN]
     return {"stores": [store["store"] for store in stores], "rows": rows}
 
 
