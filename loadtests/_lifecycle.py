@@ -127,7 +127,9 @@ def _resolve_run(environment: Any) -> None:
     if not options.run_id:
         parsed.run_id = default_run_id(backend_name(options, config, host), started)
     if options.settle_model_s is None:
-        parsed.settle = default_settle_model_s(config, options.time_scale)
+        # As a string, like the option it stands for: the web UI converts what its form sends
+        # (a blank, to resolve it again at the next start) to the type of the current value.
+        parsed.settle = f"{default_settle_model_s(config, options.time_scale):g}"
     if options.settle_mode is None:
         parsed.settle_mode = default_settle_mode(config)
     run = _RunMeta(history_dir(load_options(parsed)).parent / "meta.json", config, started,
