@@ -92,8 +92,8 @@ def verdict(counts: Mapping[str, int], coverage: Coverage, operations: int,
         joint = ": " if too_few else ", but "
         return INCONCLUSIVE, sessions + joint + _failures_words(coverage)
     if too_few:
-        return INCONCLUSIVE, (f"{sessions} (at least {min_verified:.0%} needed): "
-                              f"{_unverified_words(coverage)}")
+        needed = f" (at least {min_verified:.0%} needed)" if coverage.written else ""
+        return INCONCLUSIVE, f"{sessions}{needed}: {_unverified_words(coverage)}"
     return CONSISTENT, (f"no anomaly in {operations:,} operations; {coverage.verified:,} of "
                         f"{coverage.written:,} sessions with an acknowledged write verified "
                         "after settling")
