@@ -169,7 +169,7 @@ class FinalReads:
     def _round(self, readers: dict[str, Peer], held: _Round) -> Results:
         """Read both sides of every session once, into ``held``; what each read returned."""
         for reader in readers.values():
-            reader.context.history = held  # type: ignore[assignment]
+            reader.context.history = held
         results: Results = {}
         pool = Pool(CONCURRENCY)
         for code in sorted(self.sessions):

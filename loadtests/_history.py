@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ def outcome_type(status: int | None) -> str:
     if status in FAIL_STATUSES:
         return "fail"
     return "info"
+
+
+class Sink(Protocol):
+    """Where history lines go: a :class:`HistoryFile`, or a round of final reads held until it
+    is known whether the round is final (``_final_reads``)."""
+
+    def write(self, record: dict[str, Any]) -> None: ...
 
 
 class HistoryFile:

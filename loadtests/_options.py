@@ -35,7 +35,6 @@ class _WebUiGroup:
     def add_argument(self, *args: Any, **kwargs: Any) -> Any:
         action = self._group.add_argument(*args, **kwargs)
         action.include_in_web_ui = True
-        action.is_secret = action.is_required = action.is_multiple = False
         return action
 
 

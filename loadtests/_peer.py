@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests._history import INTERRUPTED, READS, HistoryFile, outcome_type
+from loadtests._history import INTERRUPTED, READS, Sink, outcome_type
 from loadtests._identity import client_name, host_id
 from loadtests._tokens import answerer_view, offerer_view
 from loadtests._transport import Reply, Transport
@@ -28,7 +28,7 @@ class PeerContext:
     """What every peer of one process shares: where to send, where to record, what was touched."""
 
     transport: Transport
-    history: HistoryFile
+    history: Sink
     sessions: dict[str, str]  # code -> scenario, for the final reads
     scenario: str
     final: bool = False

@@ -103,15 +103,17 @@ class Transport:
         """
         headers = {"Origin": self.origin, "X-Client-Id": client}
         t0 = time.monotonic_ns()
-        for attempt in range(2 if read else 1):
+        retry = read
+        while True:
             with self.session.request(method, path, name=name, json=body, headers=headers,
                                       catch_response=True) as response:
                 t1 = time.monotonic_ns()
                 status = response.status_code or None
                 error = getattr(response, "error", None)
-                if status is None and read and attempt == 0 and dropped(error):
+                if status is None and retry and dropped(error):
                     response.failure(f"connection dropped before a response ({error}); "
                                      "the read was sent again")
+                    retry = False
                     continue
                 reply = self._reply(response, status, method, path, name, t0, t1)
                 if reply.unsupported:
@@ -122,7 +124,6 @@ class Transport:
                 else:
                     response.failure(f"{status or 'no response'}: {reply.error}")
             return reply
-        raise AssertionError("unreachable: the last attempt always returns")
 
     def _reply(self, response: Any, status: int | None, method: str, path: str, name: str,
                t0: int, t1: int) -> Reply:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -141,7 +141,9 @@ async def _serve_without_routes(argv: Sequence[str]) -> None:
     from server.settings import load_settings
 
     @web.middleware
-    async def missing(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    async def missing(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
         if (request.method, request.path) in MISSING_ROUTES:
             return web.Response(status=404, text="404 Not Found")
         return await handler(request)
