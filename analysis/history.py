@@ -311,7 +311,8 @@ def record_problem(record: Any) -> str | None:
     if type(record["t0"]) is not int or type(record["t1"]) is not int:
         return "t0 and t1 must be integers (time.monotonic_ns())"
     if record["t1"] < record["t0"]:
-        return f"t1 ({record['t1']}) is before t0 ({record['t0']}): an operation ends after it starts"
+        return (f"t1 ({record['t1']}) is before t0 ({record['t0']}): an operation ends after "
+                "it starts")
     status = record.get("status")
     if status is not None and type(status) is not int:
         return f"status must be an integer (the HTTP status) or null, not {_shown(status)}"

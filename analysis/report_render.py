@@ -69,7 +69,8 @@ def settling_words(settling: Mapping[str, Any] | None) -> str:
     """How the final reads were taken (meta.json's ``settling``, docs/loadtests.md)."""
     if not settling:
         return "one round after the settle time"
-    rounds, waited = plural(int(settling.get("rounds") or 0), "round"), number(settling.get("waited_s"))
+    rounds = plural(int(settling.get("rounds") or 0), "round")
+    waited = number(settling.get("waited_s"))
     if settling.get("mode") != "until-agreed":
         return f"one round after a fixed wait of {waited} s (the target reports its lag)"
     bound = number(settling.get("bound_s"))
@@ -233,12 +234,14 @@ h1 { margin-bottom: .2rem; } .sub { color: #6c757d; margin-top: 0; }
 .verdict ul.stores { list-style: none; padding: 0; }
 .verdict ul.stores li { font-size: 1.2rem; font-weight: 600; margin: .4rem 0; padding: .3rem .6rem;
                         border-left: 6px solid #adb5bd; background: #fff; }
-.verdict ul.stores li.ok { border-color: #2b8a3e; } .verdict ul.stores li.bad { border-color: #c92a2a; }
+.verdict ul.stores li.ok { border-color: #2b8a3e; }
+.verdict ul.stores li.bad { border-color: #c92a2a; }
 .verdict ul.stores li.unknown { border-color: #e67700; }
 .first table { font-size: .95rem; } .first th { text-align: left; }
 td.ok { background: #ebfbee; } td.bad { background: #fff5f5; } td.unknown { background: #fff4e6; }
 .gates { border-top: 1px solid #dee2e6; margin-top: .8rem; }
-.gates-line { font-weight: 700; margin-bottom: .2rem; } .gates.failed .gates-line { color: #c92a2a; }
+.gates-line { font-weight: 700; margin-bottom: .2rem; }
+.gates.failed .gates-line { color: #c92a2a; }
 .gates ul { margin-top: 0; color: #495057; }
 .ok { color: #2b8a3e; } .bad { color: #c92a2a; } .unknown { color: #e67700; }
 table { border-collapse: collapse; margin: .5rem 0 1.2rem; font-size: .85rem; }

@@ -139,7 +139,8 @@ def with_line(tmp_path: Path, line: str, *, at: int | None = None, newline: bool
 
 
 @pytest.mark.parametrize("line, complaint", [
-    (A_LINE + ', "status": "500"}', 'status must be an integer (the HTTP status) or null, not "500"'),
+    (A_LINE + ', "status": "500"}',
+     'status must be an integer (the HTTP status) or null, not "500"'),
     (A_LINE + ', "status": true}', "status must be an integer (the HTTP status) or null, not true"),
     (A_LINE + ', "status": null, "client": ["h", 1]}', "client must be a string or null"),
     (A_LINE + ', "status": 200, "server_ms": "fast"}', 'server_ms must be a number or null'),
@@ -198,7 +199,8 @@ JSON_VALUES = st.recursive(
     max_leaves=6)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(line=st.integers(0, 5), name=st.sampled_from(
     ["op", "session", "side", "client", "value", "t0", "t1", "host", "status", "type", "read",
      "final", "error", "server_ms", "settling"]), value=JSON_VALUES)

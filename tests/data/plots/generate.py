@@ -170,7 +170,8 @@ def check_entry(name: str, records: list[dict], meta: dict) -> dict:
               "an acknowledged write verified after settling")
     return {"run": meta["run"], "path": name, "backend": name, "meta": meta,
             "operations": len(records), "sessions": sessions,
-            "unverifiable": 0, "server_errors": sum(1 for r in records if (r["status"] or 0) >= 500),
+            "unverifiable": 0,
+            "server_errors": sum(1 for r in records if (r["status"] or 0) >= 500),
             "coverage": {"under_load": len(live), "refused": refused,
                          "server_errors": sum(1 for r in live if (r["status"] or 0) >= 500),
                          "no_response": 0, "written": sessions, "verified": sessions, "left": 0},
