@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.checker import check_run, run_to_json
+from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.history import HistoryError, LoadedRun, find_runs, load_run
 
 log = logging.getLogger(__name__)
@@ -60,22 +61,25 @@ class Campaign:
     runs: list[Run]
     check_source: str = ""
     """Where the checker's verdicts came from: a check.json, or the checker run now."""
+    check_file: Path | None = None
+    """The check.json the verdicts came from, if they came from one."""
 
 
-def load_campaign(path: Path, check_json: Path | None = None, recheck: bool = False) -> Campaign:
+def load_campaign(path: Path, check_json: Path | None = None, recheck: bool = False,
+                  min_verified: float = DEFAULT_MIN_VERIFIED) -> Campaign:
     """Every run under ``path`` with its checker entry.
 
     ``check_json`` names the checker's output (default ``<path>/check.json``); ``recheck``
-    ignores it and runs the checker again.
+    ignores it and runs the checker again (with ``min_verified``, as ``--min-verified``).
     """
     path = Path(path)
     try:
-        return _load(path, check_json, recheck)
+        return _load(path, check_json, recheck, min_verified)
     except HistoryError as error:
         raise CampaignError(str(error)) from None
 
 
-def _load(path: Path, check_json: Path | None, recheck: bool) -> Campaign:
+def _load(path: Path, check_json: Path | None, recheck: bool, min_verified: float) -> Campaign:
     run_paths = find_runs([path])
     check_json = check_json or path / CHECK_FILE
     if check_json.is_file() and not recheck:
@@ -84,9 +88,9 @@ def _load(path: Path, check_json: Path | None, recheck: bool) -> Campaign:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise CampaignError(f"{check_json}: not the checker's JSON ({error}); "
                                 "use --recheck to check the histories again") from None
-        source = str(check_json)
+        source, check_file = str(check_json), check_json
     else:
-        check, source = {}, "the checker, run now"
+        check, source, check_file = {}, "the checker, run now", None
     loaded = [load_run(run_path) for run_path in run_paths]
     entries = check.get("runs", []) if isinstance(check, dict) else []
     matched = [match_entry(run.path, run.meta, entries) for run in loaded]
@@ -94,15 +98,16 @@ def _load(path: Path, check_json: Path | None, recheck: bool) -> Campaign:
     if missing and entries:
         log.warning("%s has no entry for %s: checking them now", source,
                     ", ".join(str(run.path) for run in missing))
-    fresh = iter(run_to_json(check_run(run)) for run in missing)
+    fresh = iter(run_to_json(check_run(run, min_verified)) for run in missing)
     matched = [entry if entry is not None else next(fresh) for entry in matched]
-    return campaign_of(path, loaded, matched, source)
+    return campaign_of(path, loaded, matched, source, check_file)
 
 
 def campaign_of(path: Path, loaded: list[LoadedRun], entries: list[dict[str, Any]],
-                source: str) -> Campaign:
+                source: str, check_file: Path | None = None) -> Campaign:
     """A comparison from runs already loaded and checked (``entries`` in the same order), so
-    that whoever just checked them does not read the histories a second time."""
+    that whoever just checked them does not read the histories a second time; ``check_file``
+    is the check.json they were written to, if any."""
     backends = [run.backend for run in loaded]
     repeated = {name for name, count in Counter(backends).items() if count > 1}
     runs = [
@@ -110,7 +115,7 @@ def campaign_of(path: Path, loaded: list[LoadedRun], entries: list[dict[str, Any
             loaded=run, check=entry)
         for run, entry in zip(loaded, entries)
     ]
-    return Campaign(path=path, runs=runs, check_source=source)
+    return Campaign(path=path, runs=runs, check_source=source, check_file=check_file)
 
 
 def match_entry(run_path: Path, meta: dict[str, Any],

@@ -1,7 +1,8 @@
 """``python -m analysis check PATH...``: check run folders, print a summary, write JSON.
 
-Exit status: 0 consistent (or, with ``--expect``, every gate passed), 1 anomalies found (or a
-gate failed), 2 the input could not be checked. Errors go to stderr, results to stdout.
+Exit status (``analysis.verdicts``): 0 consistent, 1 anomalies found, 3 inconclusive (too little
+evidence to call it consistent), 2 the input could not be checked; with ``--expect``, 0 when every
+gate passed and 1 when one failed. Errors go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from pathlib import Path
 
 from analysis.check_summary import format_gates, format_run
 from analysis.checker import check_run, run_to_json, to_json
+from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.gates import Expectation, GateError, evaluate, outcome
 from analysis.history import HistoryError, find_runs, load_run
-from analysis.verdicts import CONSISTENT, PASSED
-
-EXIT_OK, EXIT_ANOMALIES, EXIT_UNCHECKABLE = 0, 1, 2
+from analysis.verdicts import EXIT_GATE_FAILED, EXIT_STATUS, EXIT_UNCHECKABLE, PASSED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +30,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gate: consistent, lost-writes or anomalies (analysis/gates.py), for "
                              "all runs or for one backend, run id or folder (kv=anomalies); "
                              "repeatable; exit 0 only if all pass")
+    add_min_verified(parser)
     parser.add_argument("--examples", type=int, default=3, metavar="N",
                         help="explanations printed per anomaly type (default 3; JSON keeps 5)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log progress")
+
+
+def share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 0 to 1")
+    return value
+
+
+def add_min_verified(parser: argparse.ArgumentParser) -> None:
+    """``--min-verified``, shared by every command that runs the checker."""
+    parser.add_argument("--min-verified", type=share, default=DEFAULT_MIN_VERIFIED,
+                        metavar="SHARE",
+                        help="share of the sessions with an acknowledged write that must be "
+                             "verified after settling for a run to be called consistent; "
+                             "fewer make it inconclusive (default: %(default)s)")
 
 
 def fail(message: str) -> int:
@@ -52,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     unchecked = 0
     for path in run_paths:
         try:
-            result = check_run(load_run(path))
+            result = check_run(load_run(path), args.min_verified)
         except HistoryError as error:
             fail(f"cannot check {path}: {error}")
             unchecked += 1
@@ -70,10 +91,14 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     if gates:
         print(format_gates(gates))
-    print(f"overall: {document['verdict']}"
-          + (f"; {unchecked} run(s) could not be checked" if unchecked else ""))
     if unchecked:
-        return EXIT_UNCHECKABLE
-    if gates:
-        return EXIT_OK if outcome(gates) == PASSED else EXIT_ANOMALIES
-    return EXIT_OK if document["verdict"] == CONSISTENT else EXIT_ANOMALIES
+        status = EXIT_UNCHECKABLE
+    elif gates:
+        status = 0 if outcome(gates) == PASSED else EXIT_GATE_FAILED
+    else:
+        status = EXIT_STATUS[document["verdict"]]
+    print(f"overall: {document['verdict'] if entries else 'nothing could be checked'}"
+          + (f"; gates {outcome(gates)}" if gates else "")
+          + (f"; {unchecked} run(s) could not be checked" if unchecked else "")
+          + f" (exit {status})")
+    return status

@@ -12,10 +12,14 @@ from analysis.gates import Gate
 
 def format_run(result: RunResult, examples: int = 3) -> str:
     """Counts, lag percentiles, verdict and the first ``examples`` explanations per anomaly."""
+    coverage = result.coverage
     lines = [
         f"run {result.name} (backend {result.backend}): {result.path}",
         f"  checked {result.operations} operations in {result.sessions} sessions "
         f"({result.unverifiable} unverifiable: left or not read after settling)",
+        f"  under load: {coverage.under_load:,} operations, {coverage.refused:,} refused, "
+        f"{coverage.no_response:,} with no response; {coverage.verified:,} of "
+        f"{coverage.written:,} sessions with an acknowledged write verified",
     ]
     width = max(len(kind) for kind in result.tallies)
     lines.append(f"  {'anomaly'.ljust(width)}  {'count':>7}  {'sessions':>8}")
@@ -24,7 +28,8 @@ def format_run(result: RunResult, examples: int = 3) -> str:
     lines.append("  visibility lag (ms): " + format_lag(result.lag_ms))
     for note in result.notes:
         lines.append(f"  note: {note}")
-    lines.append(f"  verdict: {result.verdict}")
+    found, reason = result.judged()
+    lines.append(f"  verdict: {found}: {reason}")
     for kind, tally in result.tallies.items():
         if not tally.count:
             continue

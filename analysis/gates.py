@@ -5,13 +5,17 @@ The checker's ``--expect``, the report and the comparison all judge here, with o
 cannot disagree. ``RUN`` selects runs by backend, run id or folder name; without it the gate
 applies to every run. A gate must never pass on missing evidence, in either direction:
 
-* ``consistent``: no anomaly, **and** most sessions were verified after settling (a run whose
-  final reads never happened, or whose sessions were never created, proves nothing), **and** the
-  server never answered 5xx (a consistent server never answers 500 to any input).
+* ``consistent``: the checker's verdict is ``consistent`` (no anomaly, **and** enough evidence:
+  a run whose sessions were never verified, or whose requests mostly failed, is
+  ``inconclusive`` and fails this gate with the checker's reason), **and** the server never
+  answered 5xx (a consistent server never answers 500 to any input).
 * ``lost-writes``: at least one acknowledged write lost outright (a ``lost-*`` anomaly); other
   anomalies alone do not count, or a harness that stopped seeing lost writes would still pass.
 * ``anomalies``: at least one anomaly of any type, for a store whose documented misbehaviour
   under the load may show as stale or out-of-order reads rather than lost writes.
+
+The verdict and its reason are the checker's (``analysis.checker.evidence``), read from its JSON,
+so a gate and the checker's own line can never disagree.
 
 An expectation that selects no run is an error, not a pass: a comparison missing a store must
 not pass for it.
@@ -24,13 +28,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.checker.evidence import found_words
 from analysis.verdicts import (
-    ANOMALIES_FOUND,
-    CONSISTENT,
     EXPECT_CONSISTENT,
     EXPECT_LOST_WRITES,
     EXPECTATIONS,
     FAILED,
+    INCONCLUSIVE,
     NOT_GATED,
     PASSED,
 )
@@ -38,8 +42,6 @@ from server.stores import BACKENDS
 
 #: Anomaly types that are writes lost outright, as opposed to seen late or out of order.
 LOST_PREFIX = "lost-"
-#: A consistency claim needs at least this share of sessions verified after settling.
-MIN_VERIFIED_SHARE = 0.5
 
 assert {backend.expected for backend in BACKENDS.values()} <= set(EXPECTATIONS)
 
@@ -50,7 +52,7 @@ class GateError(ValueError):
 
 def plural(count: int, word: str, words: str | None = None) -> str:
     """``1 anomaly``, ``2 anomalies``: counts in sentences a person reads."""
-    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"
 
 
 @dataclass(frozen=True)
@@ -100,17 +102,19 @@ class Evidence:
     """What one checked run offers a gate (from the checker's JSON for the run)."""
 
     operations: int
-    sessions: int
-    unverifiable: int
-    server_errors: int
+    verdict: str
+    """The checker's verdict on the run (``analysis.verdicts.RUN_VERDICTS``)."""
+    reason: str
+    """The checker's one line saying why."""
+    server_errors: int = 0
     anomalies: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_run_json(cls, run: Mapping[str, Any]) -> Evidence:
         return cls(
             operations=int(run.get("operations", 0)),
-            sessions=int(run.get("sessions", 0)),
-            unverifiable=int(run.get("unverifiable", 0)),
+            verdict=str(run.get("verdict", INCONCLUSIVE)),
+            reason=str(run.get("reason", "the checker gave no reason")),
             server_errors=int(run.get("server_errors", 0)),
             anomalies={kind: int(a.get("count", 0))
                        for kind, a in run.get("anomalies", {}).items()},
@@ -124,18 +128,9 @@ class Evidence:
     def lost_writes(self) -> int:
         return sum(n for kind, n in self.anomalies.items() if kind.startswith(LOST_PREFIX))
 
-    @property
-    def verified(self) -> int:
-        return self.sessions - self.unverifiable
-
-    @property
-    def verdict(self) -> str:
-        return ANOMALIES_FOUND if self.total else CONSISTENT
-
     def found(self) -> str:
         """The kinds found, most frequent first: ``759 stale-read, 6 lost-candidate``."""
-        kinds = sorted(((n, k) for k, n in self.anomalies.items() if n), reverse=True)
-        return ", ".join(f"{n} {k}" for n, k in kinds) or "none"
+        return found_words(self.anomalies)
 
 
 @dataclass(frozen=True)
@@ -155,11 +150,17 @@ def judge(expected: str | None, evidence: Evidence) -> Judgement:
         if evidence.lost_writes:
             return Judgement(True, f"known to lose writes, and caught losing "
                                    f"{plural(evidence.lost_writes, 'write')}")
+        if evidence.verdict == INCONCLUSIVE:
+            return Judgement(False, f"known to lose writes, but the run is inconclusive: "
+                                    f"{evidence.reason}")
         return Judgement(False, f"known to lose writes, but no lost write was found in "
                                 f"{evidence.operations} operations (anomalies found: "
                                 f"{evidence.found()}): the harness has lost its teeth")
     if evidence.total:
         return Judgement(True, f"known to misbehave, and caught: {evidence.found()}")
+    if evidence.verdict == INCONCLUSIVE:
+        return Judgement(False, f"known to misbehave, but the run is inconclusive: "
+                                f"{evidence.reason}")
     return Judgement(False, f"known to misbehave, but no anomaly was found in "
                             f"{evidence.operations} operations: the harness has lost its teeth "
                             "(load too light or too short?)")
@@ -171,17 +172,13 @@ def _judge_consistent(evidence: Evidence) -> Judgement:
                                 f"{plural(evidence.total, 'anomaly', 'anomalies')}"
                                 f" found ({evidence.found()}): a real bug or a checker false "
                                 "positive; read the explanations")
+    if evidence.verdict == INCONCLUSIVE:
+        return Judgement(False, f"expected consistent, but the run is inconclusive: "
+                                f"{evidence.reason}")
     if evidence.server_errors:
         return Judgement(False, f"expected consistent, but the server answered 5xx "
                                 f"{plural(evidence.server_errors, 'time')}")
-    if not evidence.sessions or evidence.verified < MIN_VERIFIED_SHARE * evidence.sessions:
-        return Judgement(False, f"expected consistent, but only {evidence.verified} of "
-                                f"{evidence.sessions} sessions could be verified after settling "
-                                f"(at least {MIN_VERIFIED_SHARE:.0%} needed): too little "
-                                "evidence to call it consistent")
-    return Judgement(True, f"expected consistent, and found consistent: no anomaly in "
-                           f"{evidence.operations} operations, {evidence.verified} of "
-                           f"{evidence.sessions} sessions verified after settling")
+    return Judgement(True, f"expected consistent, and found consistent: {evidence.reason}")
 
 
 @dataclass(frozen=True)

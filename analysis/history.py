@@ -6,6 +6,12 @@ then shares the key strings of all records of a chunk, which roughly halves the 
 records take); a chunk that does not parse cleanly is parsed again line by line, so an error
 always names the file and the line. Where each record came from is kept in compact arrays rather
 than in the records, so plotting code sees exactly the JSON of each line.
+
+Bad input never gets past here: every line the checker could not use (a field of the wrong type,
+JSON nested too deeply to parse, a history file that is a folder) raises :class:`HistoryError`
+naming the file, the line and what is wrong. The one exception is the format's promise to a
+killed load process: a last line cut short (no newline, not valid JSON) is skipped, with a
+warning kept in :attr:`LoadedRun.warnings`.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ CANONICAL_OPS = {name: name for name in OPS}
 CANONICAL_TYPES = {name: name for name in TYPES}
 CANONICAL_SIDES = {name: name for name in SIDES}
 
+OK, PROTOCOL, REFUSED, NO_RESPONSE = "ok", "protocol", "refused", "no response"
+"""How an operation ended for the client that made it (:func:`outcome`)."""
+
 
 class HistoryError(ValueError):
     """Input that cannot be checked; the message names the file (and line) and what is wrong."""
@@ -54,6 +63,8 @@ class LoadedRun:
     """Index in ``records`` of each file's first record."""
     line_numbers: array = field(default_factory=lambda: array("l"))
     """1-based line number of each record in its file."""
+    warnings: list[str] = field(default_factory=list)
+    """What was skipped while loading (a last line cut short), each naming its file and line."""
 
     @property
     def name(self) -> str:
@@ -68,6 +79,29 @@ class LoadedRun:
         """The file (relative to the run folder) and line number of ``records[index]``."""
         position = bisect.bisect_right(self.file_starts, index) - 1
         return self.files[position], self.line_numbers[index]
+
+
+def protocol_refusal(record: dict[str, Any]) -> bool:
+    """A 409 to a second, different answer: the write-once answer doing its job (the protocol
+    working, never an error in a table, a plot or the checker's evidence)."""
+    return record.get("op") == "answer" and record.get("status") == 409
+
+
+def outcome(record: dict[str, Any]) -> str:
+    """:data:`OK`, :data:`PROTOCOL` (:func:`protocol_refusal`), :data:`REFUSED` (any other
+    response that is not a success) or :data:`NO_RESPONSE` (a timeout, a refused connection, an
+    operation the load stopped under)."""
+    if record["type"] == "ok":
+        return OK
+    if protocol_refusal(record):
+        return PROTOCOL
+    return NO_RESPONSE if record.get("status") is None else REFUSED
+
+
+def after_load(record: dict[str, Any]) -> bool:
+    """A read taken after the load stopped: a final read, or a round of reads while the store
+    settled (``settling``, docs/loadtests.md). Latency and throughput figures leave them out."""
+    return bool(record.get("final") or record.get("settling"))
 
 
 def find_runs(paths: Iterable[Path | str]) -> list[Path]:
@@ -93,12 +127,14 @@ def find_runs(paths: Iterable[Path | str]) -> list[Path]:
 def load_meta(path: Path) -> dict[str, Any]:
     """``meta.json`` of a run folder, checked for the format version this module reads."""
     meta_path = path / "meta.json"
-    if not meta_path.is_file():
+    if not meta_path.exists():
         raise HistoryError(f"{meta_path}: missing; a run folder holds meta.json")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise HistoryError(f"{meta_path}: not valid JSON ({error})") from None
+    except OSError as error:
+        raise HistoryError(f"{meta_path}: cannot be read ({error.strerror or error})") from None
     if not isinstance(meta, dict):
         raise HistoryError(f"{meta_path}: must hold a JSON object")
     version = meta.get("format")
@@ -122,18 +158,26 @@ def load_run(path: Path | str) -> LoadedRun:
     with gc_paused():
         for history_file in history_files:
             relative = history_file.relative_to(path).as_posix()
+            if not history_file.is_file():
+                raise HistoryError(f"{relative}: not a file (a history is a file of JSON lines)")
             run.files.append(relative)
             run.file_starts.append(len(run.records))
-            for records, line_numbers in _parse_file(history_file, relative, shared):
-                run.records.extend(records)
-                run.line_numbers.extend(line_numbers)
+            try:
+                for records, line_numbers in _parse_file(history_file, relative, shared,
+                                                         run.warnings):
+                    run.records.extend(records)
+                    run.line_numbers.extend(line_numbers)
+            except OSError as error:
+                raise HistoryError(f"{relative}: cannot be read ({error.strerror or error})"
+                                   ) from None
     log.debug("loaded %d records from %d files of %s", len(run.records), len(run.files), path)
     return run
 
 
-def _parse_file(path: Path, name: str, shared: dict[str, str]
+def _parse_file(path: Path, name: str, shared: dict[str, str], warnings: list[str]
                 ) -> Iterator[tuple[list[dict[str, Any]], Sequence[int]]]:
-    """Yield (records, their line numbers) about a megabyte at a time; blank lines skipped."""
+    """Yield (records, their line numbers) about a megabyte at a time; blank lines skipped, and
+    a last line cut short (see :func:`_cut_short`) skipped with a warning."""
     first = 1
     with path.open("r", encoding="utf-8") as handle:
         while True:
@@ -149,15 +193,32 @@ def _parse_file(path: Path, name: str, shared: dict[str, str]
                 kept = [(number, line) for number, line in zip(numbers, chunk) if line.strip()]
                 numbers = [number for number, _line in kept]
                 chunk = [line for _number, line in kept]
+            if chunk and _cut_short(chunk[-1]):
+                warnings.append(f"{name}:{numbers[-1]}: the last line is cut short (the load "
+                                "process was stopped while writing it): skipped")
+                log.warning("%s", warnings[-1])
+                chunk, numbers = chunk[:-1], numbers[:-1]
             if chunk:
                 yield _parse_chunk(chunk, numbers, name, shared), numbers
+
+
+def _cut_short(line: str) -> bool:
+    """Whether ``line`` is a last line the writer never finished: only the last line of a file
+    can lack its newline, and a record cut anywhere before its newline is not valid JSON."""
+    if line.endswith("\n"):
+        return False
+    try:
+        json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return True
+    return False
 
 
 def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
                  shared: dict[str, str]) -> list[dict[str, Any]]:
     try:
         records = json.loads("[" + ",".join(lines) + "]")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         records = None
     if records is None or len(records) != len(lines):
         records = [_parse_line(line, number, name) for line, number in zip(lines, numbers)]
@@ -174,6 +235,14 @@ def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
             value = record.get("client")
             if value.__class__ is str:
                 record["client"] = share(value, value)
+            elif value is not None:
+                raise TypeError
+            value = record.get("status")
+            if value is not None and value.__class__ is not int:
+                raise TypeError
+            value = record.get("server_ms")
+            if value is not None and value.__class__ is not float and value.__class__ is not int:
+                raise TypeError
             value = record.get("session")
             if value.__class__ is str:
                 record["session"] = share(value, value)
@@ -182,7 +251,8 @@ def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
             value = record.get("side")
             if value is not None:
                 record["side"] = CANONICAL_SIDES[value]
-            if record["t0"].__class__ is not int or record["t1"].__class__ is not int:
+            if (record["t0"].__class__ is not int or record["t1"].__class__ is not int
+                    or record["t1"] < record["t0"]):
                 raise TypeError
             # Tokens are dictionary keys in the checker, so they must be hashable (sharing
             # them raises TypeError otherwise), and they repeat in every poll of a session.
@@ -218,6 +288,9 @@ def _parse_line(line: str, number: int, name: str) -> Any:
     except json.JSONDecodeError as error:
         raise HistoryError(
             f"{name}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
+    except RecursionError:
+        raise HistoryError(f"{name}:{number}: nested too deeply to read (a history record is a "
+                           "flat JSON object)") from None
 
 
 def record_problem(record: Any) -> str | None:
@@ -237,6 +310,18 @@ def record_problem(record: Any) -> str | None:
         return f"unknown side {record['side']!r} (offerer or answerer)"
     if type(record["t0"]) is not int or type(record["t1"]) is not int:
         return "t0 and t1 must be integers (time.monotonic_ns())"
+    if record["t1"] < record["t0"]:
+        return (f"t1 ({record['t1']}) is before t0 ({record['t0']}): an operation ends after "
+                "it starts")
+    status = record.get("status")
+    if status is not None and type(status) is not int:
+        return f"status must be an integer (the HTTP status) or null, not {_shown(status)}"
+    client = record.get("client")
+    if client is not None and type(client) is not str:
+        return "client must be a string or null"
+    server_ms = record.get("server_ms")
+    if server_ms is not None and type(server_ms) not in (int, float):
+        return f"server_ms must be a number or null, not {_shown(server_ms)}"
     if record["type"] == "ok" and record["op"] == "poll" and not _poll_read_ok(record.get("read")):
         return ("an ok poll needs read: {\"candidates\": [tokens], \"answer\" or \"offer\": "
                 "token or null} (tokens are strings)")
@@ -246,6 +331,15 @@ def record_problem(record: Any) -> str | None:
     if not _is_token(record.get("value")):
         return "value must be a token (a string)"
     return None
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A wrong value as an error message quotes it: its JSON, cut to ``limit`` characters."""
+    try:
+        text = json.dumps(value)
+    except RecursionError:
+        return "a value nested too deeply to show"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _poll_read_ok(read: Any) -> bool:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from analysis import plots, stats  # noqa: E402
 from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
+from analysis.check_cli import add_min_verified  # noqa: E402
 from analysis.stores import latency_kind  # noqa: E402
 from analysis.timeline import session_timeline  # noqa: E402
 
@@ -68,6 +69,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                              "present, else the checker is run now)")
     parser.add_argument("--recheck", action="store_true",
                         help="run the checker now even if check.json exists")
+    add_min_verified(parser)
     parser.add_argument("--bucket", type=positive_seconds, default=None,
                         help="throughput bucket in wall seconds (default: about 50 buckets)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -157,7 +159,8 @@ def figures(campaign: Campaign, bucket_s: float | None = None) -> list[NamedFigu
         *latency_figures(campaign, scale),
         ("throughput", "Throughput and errors over time",
          f"Operations completed per wall second in {bucket:g} s buckets, by completion time; "
-         "errors are failed (4xx) or unknown-outcome (timeout, 5xx) operations.",
+         "a 409 to a second, different answer is the protocol working and counts as ok; errors "
+         "are refused (4xx, 5xx) or unanswered (timeout, connection error) operations.",
          plots.throughput_figure({run.label: stats.throughput(run.records, bucket)
                                   for run in campaign.runs}, scale)),
         ("anomalies", "Anomalies per store and type",
@@ -192,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        campaign = load_campaign(args.campaign, args.check_json, args.recheck)
+        campaign = load_campaign(args.campaign, args.check_json, args.recheck,
+                                 args.min_verified)
     except CampaignError as error:
         print(f"python -m analysis plot: {error}", file=sys.stderr)
         return 2

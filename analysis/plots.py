@@ -127,7 +127,8 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
 
 
 def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0) -> Figure:
-    """Ok operations and errors (failed or unknown outcome) per wall second, per store."""
+    """Ok operations (a 409 to a second answer included: the protocol working) and errors
+    (refused, or no response) per wall second, per store."""
     colours = store_colours(list(series))
     fig = Figure(figsize=(10.0, 5.6), layout="constrained")
     ok_ax, err_ax = fig.subplots(2, 1, sharex=True)
@@ -137,8 +138,8 @@ def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0)
                    label=store, linewidth=2)
         err_ax.step(edges, list(data.errors) + data.errors[-1:], where="post",
                     color=colours[store], label=store, linewidth=2)
-    ok_ax.set_ylabel("ok operations / s")
-    err_ax.set_ylabel("errors / s\n(failed or unknown)")
+    ok_ax.set_ylabel("ok operations / s\n(409 to a 2nd answer incl.)")
+    err_ax.set_ylabel("errors / s\n(refused or no response)")
     err_ax.set_xlabel("wall seconds since the run's first operation")
     _model_axis(ok_ax, time_scale, "x", "model seconds")
     for ax in (ok_ax, err_ax):

@@ -2,10 +2,10 @@
 
 Reuses ``<campaign>/check.json`` when present (else runs the checker), draws the plots into
 ``<output>/plots/``, writes the three files into ``<output>`` (default: the campaign folder),
-prints each gate and, as its last line, the report's path. The exit status is 1 when a gate
-fails (a store expected consistent was not, or a baseline known to lose writes was not caught),
-2 when the folder or the options cannot be used, else 0; a folder with no gated run exits 0
-only when every run was found consistent.
+prints each gate, the report's path and, as its last line, the exit status and why
+(``analysis.report.closing``): 1 when a gate fails (a store expected consistent was not, or a
+baseline known to lose writes was not caught); for a run no gate judges, its verdict's status (0
+consistent, 1 anomalies found, 3 inconclusive); 2 when the folder or the options cannot be used.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from analysis.plot_cli import (
 )
 from analysis.report import build_summary
 from analysis.report_render import MARK, render_html, render_markdown
-from analysis.verdicts import CONSISTENT, NOT_GATED, PASSED
+from analysis.verdicts import EXIT_UNCHECKABLE
 from server.stores import BACKENDS
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def fail(message: str) -> int:
     print(f"python -m analysis report: {message}", file=sys.stderr)
-    return 2
+    return EXIT_UNCHECKABLE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         explicit = [Expectation.parse(text) for text in args.expect]
-        campaign = load_campaign(args.campaign, args.check_json, args.recheck)
+        campaign = load_campaign(args.campaign, args.check_json, args.recheck,
+                                 args.min_verified)
     except (CampaignError, GateError) as error:
         return fail(str(error))
     expectations = with_defaults(explicit, [run.check for run in campaign.runs])
@@ -72,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
 def write_report(campaign: Campaign, expectations: list[Expectation], output: Path,
                  bucket_s: float | None = None) -> dict[str, Any]:
     """Draw the plots and write report.html, summary.md and summary.json into ``output``;
-    print each gate and, last, the report's path. Returns the summary."""
+    print each gate, the report's path and, last, the closing line (the exit status and why).
+    Returns the summary."""
     plots = make_plots(campaign, output / PLOT_DIR, bucket_s)
     described = [{"name": p.name, "title": p.title, "caption": p.caption,
                   "png": str(p.png.relative_to(output)), "svg": str(p.svg.relative_to(output))}
                  for p in plots]
-    summary = build_summary(campaign, expectations, described, comparison_time_scale(campaign))
+    summary = build_summary(campaign, expectations, described, comparison_time_scale(campaign),
+                            output)
     images = {p.name: p.png.read_bytes() for p in plots}
     report = output / "report.html"
     report.write_text(render_html(summary, images), encoding="utf-8")
@@ -86,14 +89,11 @@ def write_report(campaign: Campaign, expectations: list[Expectation], output: Pa
     log.info("wrote %s, summary.md and summary.json", report)
     for gate in summary["gates"]:
         print(f"{MARK[gate['passed']]} {gate['store']}: {gate['message']}")
-    print(report)
+    print(f"report: {report}")
+    print(summary["closing"])
     return summary
 
 
 def exit_status(summary: dict[str, Any]) -> int:
-    """0 when the gates passed, 1 when one failed; with no gate, 0 only if every run was
-    found consistent."""
-    verdict = summary["verdict"]
-    if verdict == NOT_GATED:
-        return 0 if all(s["verdict"] == CONSISTENT for s in summary["stores"]) else 1
-    return 0 if verdict == PASSED else 1
+    """The status :func:`write_report`'s last line states (``analysis.report.closing``)."""
+    return int(summary["exit_status"])

@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.gates import plural
-from analysis.verdicts import NOT_GATED, PASSED
+from analysis.wording import number, unit, wall_model
 
 TITLE = "Signaling consistency report"
 MARK = {True: "\u2714", False: "\u2718", None: "\u2022"}
+TONE_MARK = {"good": "\u2714", "bad": "\u2718", "unknown": "?", "": "\u2022"}
+TONE_CSS = {"good": "ok", "bad": "bad", "unknown": "unknown", "": ""}
+FIRST_SCREEN_TITLE = "What a user of each store would have felt (under load)"
 SCALED_OPS = ("client_ms", "server_ms")
 LOST_WORDS = ("Lost writes are the anomalies of the lost-* types: acknowledged writes that are "
               "gone for good once the store has settled. The other types are writes seen late, "
@@ -35,58 +38,47 @@ class Table:
     rows: Sequence[Sequence[str]]
 
 
-def number(value: float | None) -> str:
-    """A measurement to three significant figures or so, without exponent notation."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
-
-
-def wall_model(value: float | None, scale: float) -> str:
-    """A wall time, followed by the model time in brackets when the scale is not 1."""
-    if value is None or scale == 1.0:
-        return number(value)
-    return f"{number(value)} ({number(value / scale)})"
-
-
-def unit(name: str, scale: float) -> str:
-    return f"{name} wall (model)" if scale != 1.0 else name
-
-
-def headline(summary: Mapping[str, Any]) -> str:
-    failed = [g for g in summary["gates"] if g["passed"] is False]
-    if summary["verdict"] == NOT_GATED:
-        return "NOT GATED: no store had an expectation; read each store's verdict below"
-    if not failed:
-        return "PASS: every store behaved as expected"
-    return f"FAIL: {len(failed)} of the expectations did not hold"
-
-
-def store_sentence(store: Mapping[str, Any]) -> str:
-    """What the checker found in one store, in plain words."""
-    name, total = store["store"], store["anomaly_total"]
-    operations = plural(store["operations"], "operation")
-    if not total:
-        return (f"{name} is consistent: no anomaly in {operations} "
-                f"over {plural(store['sessions'] or 0, 'session')}.")
-    parts = ", ".join(f"{a['count']} {kind}" for kind, a in store["anomalies"].items()
-                      if a["count"])
-    lost = store["lost_writes"]
-    lost_words = f"{plural(lost, 'write')} lost outright" if lost else "no write lost outright"
-    return (f"{name} is NOT consistent: {plural(total, 'anomaly', 'anomalies')} in {operations} "
-            f"({parts}); {lost_words}.")
-
-
 def scale_sentence(scale: float) -> str:
     if scale == 1.0:
         return "Time scale 1: wall time and model time are the same; times are in ms."
     return (f"Time scale {scale:g}: one wall second stands for {1 / scale:g} model seconds "
             "(the KV model's and the load tests' timings were all scaled alike, docs/baselines.md). "
             "Times are wall ms, with model ms in brackets.")
+
+
+def first_screen_table(summary: Mapping[str, Any]) -> Table:
+    """The report's first table: the rows of ``analysis.report.FIRST_SCREEN`` by store."""
+    screen = summary["first_screen"]
+    return Table(FIRST_SCREEN_TITLE, ["", *screen["stores"]],
+                 [[row["label"], *(_marked(cell) for cell in row["cells"])]
+                  for row in screen["rows"]])
+
+
+def _marked(cell: Mapping[str, str]) -> str:
+    return f"{TONE_MARK[cell['tone']]} {cell['text']}" if cell["tone"] else cell["text"]
+
+
+def gate_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The gates line, then one line per gate with its mark and message."""
+    line = summary["gates_line"]
+    return [line["text"]] + [f"{MARK[g['passed']]} {g['store']}: {g['message']}"
+                             for g in line["gates"]]
+
+
+def settling_words(settling: Mapping[str, Any] | None) -> str:
+    """How the final reads were taken (meta.json's ``settling``, docs/loadtests.md)."""
+    if not settling:
+        return "one round after the settle time"
+    rounds = plural(int(settling.get("rounds") or 0), "round")
+    waited = number(settling.get("waited_s"))
+    if settling.get("mode") != "until-agreed":
+        return f"one round after a fixed wait of {waited} s (the target reports its lag)"
+    bound = number(settling.get("bound_s"))
+    if settling.get("agreed"):
+        return (f"{rounds}, one poll interval apart, until two in a row agreed: "
+                f"after {waited} s (bound {bound} s)")
+    return (f"{rounds}; no two in a row agreed within the {bound} s bound, so the last "
+            "was taken as final (a write it misses may be late rather than lost)")
 
 
 def overview_table(summary: Mapping[str, Any]) -> Table:
@@ -108,6 +100,7 @@ def store_tables(store: Mapping[str, Any], scale: float) -> list[Table]:
     duration = store["duration_s"]
     throughput = store["throughput_ops_s"]
     errors = sum(op["fail"] + op["info"] for op in store["ops"].values())
+    protocol = sum(op["protocol"] for op in store["ops"].values())
     found = ", ".join(f"{a['count']} {kind} ({plural(a['sessions'], 'session')})"
                       for kind, a in store["anomalies"].items() if a["count"]) or "none"
     lag = store["lag_ms"]
@@ -120,8 +113,11 @@ def store_tables(store: Mapping[str, Any], scale: float) -> list[Table]:
          else "throughput, operations per s",
          number(throughput) + (f" ({number(throughput * scale)})"
                                if throughput and scale != 1.0 else "")],
-        ["errors (failed or unknown outcome)", str(errors)],
+        ["errors (refused or unknown outcome)", str(errors)],
+        ["409 to a second answer (the protocol working)", str(protocol)],
+        ["verdict", f"{store['verdict']}: {store['reason']}"],
         ["anomalies by type", found],
+        ["final reads", settling_words(store["settling"])],
         [unit("visibility lag p50 / p99 / max, ms", scale),
          " / ".join(wall_model(lag.get(p), scale) for p in ("p50", "p99", "max"))],
         ["storage latency", store["latency"]],
@@ -129,17 +125,24 @@ def store_tables(store: Mapping[str, Any], scale: float) -> list[Table]:
     points = ("p50", "p95", "p99")
     latency_rows = []
     for op, data in store["ops"].items():
-        cells = [op, str(data["ok"]), str(data["fail"]), str(data["info"])]
+        cells = [op, str(data["ok"]), str(data["protocol"]), str(data["fail"]),
+                 str(data["info"])]
         for kind in SCALED_OPS:
             values = data[kind] or {}
             cells += [wall_model(values.get(p), scale) for p in points]
         latency_rows.append(cells)
     latency = Table(f"Latency per operation under load, {unit('ms', scale)}: client = t1 - t0 "
                     "of ok operations, server = its Server-Timing",
-                    ["operation", "ok", "failed", "unknown"]
+                    ["operation", "ok", "409 2nd answer", "refused", "unknown"]
                     + [f"client {p}" for p in points] + [f"server {p}" for p in points],
                     latency_rows)
-    return [run, latency]
+    tables = [run, latency]
+    if store["locust_failures"]:
+        tables.append(Table("Locust's failures, grouped by message",
+                            ["method", "name", "message", "occurrences"],
+                            [[f["method"], f["name"], f["error"], f"{f['occurrences']:,}"]
+                             for f in store["locust_failures"]]))
+    return tables
 
 
 def anomaly_table(summary: Mapping[str, Any]) -> Table:
@@ -204,14 +207,18 @@ def markdown_table(table: Table) -> str:
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """``summary.md``: the verdict and the tables, for a CI job summary."""
     scale = summary["time_scale"]
-    parts = [f"# {TITLE}: {headline(summary)}", ""]
-    for store in summary["stores"]:
-        parts.append(f"- {MARK[store['gate']['passed']]} {store_sentence(store)} "
-                     f"Expectation: {store['gate']['message']}.")
+    parts = [f"# {TITLE}: {summary['headline']}", ""]
+    parts += [f"- {TONE_MARK[v['tone']]} {v['text']}" for v in summary["verdicts"]]
+    parts += ["", markdown_table(first_screen_table(summary))]
+    gates = gate_lines(summary)
+    parts += [f"**{gates[0]}**", ""] + [f"- {line}" for line in gates[1:]]
     parts += ["", scale_sentence(scale), ""]
     parts += [markdown_table(table) for table in comparison_tables(summary)] + [LOST_WORDS, ""]
     for store in summary["stores"]:
         parts += [f"## {store['store']}", "", f"{store['store']}: {store['description']}.", ""]
+        if store["links"]:
+            parts += [" · ".join(f"[{link['label']}]({link['href']})"
+                                 for link in store["links"]), ""]
         parts += [markdown_table(table) for table in store_tables(store, scale)]
     return "\n".join(parts)
 
@@ -222,12 +229,21 @@ STYLE = """
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #212529;
        max-width: 1240px; margin: 0 auto; padding: 1.5rem; }
 h1 { margin-bottom: .2rem; } .sub { color: #6c757d; margin-top: 0; }
-.verdict { border-radius: 10px; padding: 1rem 1.5rem; margin: 1rem 0 1.5rem; border: 3px solid; }
-.verdict.pass { background: #ebfbee; border-color: #2b8a3e; }
-.verdict.fail { background: #fff5f5; border-color: #c92a2a; }
-.headline { font-size: 2rem; font-weight: 700; margin: .2rem 0 .6rem; }
-.verdict li { font-size: 1.1rem; margin: .3rem 0; } .verdict li .gate { color: #495057; }
-.ok { color: #2b8a3e; } .bad { color: #c92a2a; }
+.verdict { border-radius: 10px; padding: 1rem 1.5rem; margin: 1rem 0 1.5rem;
+           border: 2px solid #adb5bd; background: #f8f9fa; }
+.verdict ul.stores { list-style: none; padding: 0; }
+.verdict ul.stores li { font-size: 1.2rem; font-weight: 600; margin: .4rem 0; padding: .3rem .6rem;
+                        border-left: 6px solid #adb5bd; background: #fff; }
+.verdict ul.stores li.ok { border-color: #2b8a3e; }
+.verdict ul.stores li.bad { border-color: #c92a2a; }
+.verdict ul.stores li.unknown { border-color: #e67700; }
+.first table { font-size: .95rem; } .first th { text-align: left; }
+td.ok { background: #ebfbee; } td.bad { background: #fff5f5; } td.unknown { background: #fff4e6; }
+.gates { border-top: 1px solid #dee2e6; margin-top: .8rem; }
+.gates-line { font-weight: 700; margin-bottom: .2rem; }
+.gates.failed .gates-line { color: #c92a2a; }
+.gates ul { margin-top: 0; color: #495057; }
+.ok { color: #2b8a3e; } .bad { color: #c92a2a; } .unknown { color: #e67700; }
 table { border-collapse: collapse; margin: .5rem 0 1.2rem; font-size: .85rem; }
 h4 { margin: .8rem 0 .2rem; font-size: .95rem; max-width: 46rem; }
 th, td { border: 1px solid #dee2e6; padding: .25rem .6rem; text-align: left; }
@@ -270,18 +286,32 @@ def html_table(table: Table) -> str:
             f"<tbody>{body}</tbody></table></div>")
 
 
+def _first_screen_html(summary: Mapping[str, Any]) -> str:
+    """The first table, each cell coloured by its tone."""
+    screen = summary["first_screen"]
+    head = "<th></th>" + "".join(f"<th>{html.escape(name)}</th>" for name in screen["stores"])
+    body = "".join(
+        f"<tr><th>{html.escape(row['label'])}</th>" + "".join(
+            f'<td class="{TONE_CSS[cell["tone"]]}">{html.escape(_marked(cell))}</td>'
+            for cell in row["cells"]) + "</tr>"
+        for row in screen["rows"])
+    return (f'<div class="first"><h4>{html.escape(FIRST_SCREEN_TITLE)}</h4><table><thead><tr>'
+            f"{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
 def _verdict_html(summary: Mapping[str, Any]) -> str:
-    items = []
-    for store in summary["stores"]:
-        passed = store["gate"]["passed"]
-        css = "ok" if passed else "bad" if passed is False else ""
-        items.append(f'<li><span class="{css}">{MARK[passed]}</span> '
-                     f"<strong>{html.escape(store_sentence(store))}</strong> "
-                     f'<span class="gate">Expectation: {html.escape(store["gate"]["message"])}.'
-                     "</span></li>")
-    css = "pass" if summary["verdict"] == PASSED else "fail"
-    return (f'<section id="verdict" class="verdict {css}"><p class="headline">'
-            f"{html.escape(headline(summary))}</p><ul>{''.join(items)}</ul>"
+    """The first screen: each store's verdict in a user's words, the first table, and the
+    harness's gates on a line of their own."""
+    verdicts = "".join(
+        f'<li class="{TONE_CSS[v["tone"]]}"><span class="mark">{TONE_MARK[v["tone"]]}</span> '
+        f"{html.escape(v['text'])}</li>" for v in summary["verdicts"])
+    line, *gates = gate_lines(summary)
+    outcome = summary["gates_line"]["outcome"].replace(" ", "-")
+    gate_items = "".join(f"<li>{html.escape(text)}</li>" for text in gates)
+    return (f'<section id="verdict" class="verdict"><ul class="stores">{verdicts}</ul>'
+            f"{_first_screen_html(summary)}"
+            f'<div class="gates {outcome}"><p class="gates-line">{html.escape(line)}</p>'
+            f"<ul>{gate_items}</ul></div>"
             f"<p>{html.escape(scale_sentence(summary['time_scale']))}</p></section>")
 
 
@@ -313,10 +343,13 @@ def _examples_html(summary: Mapping[str, Any]) -> str:
 
 def _store_html(store: Mapping[str, Any], scale: float) -> str:
     notes = "".join(f"<p>Checker note: {html.escape(str(n))}</p>" for n in store["notes"])
+    links = " · ".join(f'<a href="{html.escape(link["href"])}">{html.escape(link["label"])}</a>'
+                       for link in store["links"])
     tables = "".join(html_table(table) for table in store_tables(store, scale))
     return (f'<section class="store" id="store-{html.escape(store["store"])}">'
-            f"<h3>{html.escape(store['store'])}</h3>{notes}"
-            f'<div class="tables">{tables}</div></section>')
+            f"<h3>{html.escape(store['store'])}</h3>"
+            + (f'<p class="links">Files: {links}</p>' if links else "")
+            + f'{notes}<div class="tables">{tables}</div></section>')
 
 
 def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
@@ -339,7 +372,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(TITLE)}: {html.escape(headline(summary))}</title>
+<title>{html.escape(TITLE)}: {html.escape(summary['headline'])}</title>
 <style>{STYLE}</style></head>
 <body>
 <h1>{html.escape(TITLE)}</h1>

@@ -7,7 +7,9 @@ and the curve beside it can never disagree. Every figure comes from the records'
 small run is an observed value rather than a histogram bucket's edge.
 
 Record fields are those of ``docs/history.md``; ``server_ms`` (the server's own time
-per request, from its ``Server-Timing`` header) is optional and used only where present.
+per request, from its ``Server-Timing`` header) is optional and used only where present. A 409 to
+a second, different answer is the protocol working (``analysis.history.protocol_refusal``): it is
+counted on its own and never as an error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.history import OPS
+from analysis.history import OK, OPS, PROTOCOL, after_load, outcome
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -33,8 +35,6 @@ TABLE_PERCENTILES = (50.0, 95.0, 99.0)
 CURVE_PERCENTILES: tuple[float, ...] = tuple(
     100.0 * (1.0 - 10.0 ** -x) for x in np.linspace(math.log10(2.0), 3.0, 41)
 )
-
-ERROR_TYPES = ("fail", "info")
 
 
 def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float | None]:
@@ -54,37 +54,44 @@ def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
 @dataclass
 class OpLatency:
     """One operation type's samples in one run: client-side times of ok records, server times
-    where the server reported them, and how many records were errors."""
+    where the server reported them, and how the others ended: refused as the protocol says
+    (``protocol``), ``fail`` (refused) and ``info`` (unknown outcome) as the history types them."""
 
     op: str
     client_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
     ok: int = 0
+    protocol: int = 0
     fail: int = 0
     info: int = 0
 
     @property
     def operations(self) -> int:
-        return self.ok + self.fail + self.info
+        return self.ok + self.protocol + self.fail + self.info
 
 
 def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
     """Latency samples per operation type.
 
     Only ``ok`` records give a latency: a failure's or a timeout's time measures something else
-    (how fast the server refuses, or the client's timeout), so those are counted as errors.
-    Final reads are taken after the load stopped and are left out, since they do not run under
-    load.
+    (how fast the server refuses, or the client's timeout), so those are counted as errors, and
+    a 409 to a second answer as the protocol working. Reads after the load stopped (final reads,
+    settling rounds) are left out, since they do not run under load.
     """
     by_op: dict[str, OpLatency] = {}
     for record in records:
-        if record.get("final"):
+        if after_load(record):
             continue
         op = str(record.get("op"))
         entry = by_op.setdefault(op, OpLatency(op))
-        kind = record.get("type")
-        if kind in ERROR_TYPES:
-            setattr(entry, kind, getattr(entry, kind) + 1)
+        ended = outcome(record)
+        if ended != OK:
+            if ended == PROTOCOL:
+                entry.protocol += 1
+            elif record["type"] == "fail":
+                entry.fail += 1
+            else:
+                entry.info += 1
             continue
         entry.ok += 1
         entry.client_ms.append((int(record["t1"]) - int(record["t0"])) / NS_PER_MS)
@@ -98,8 +105,9 @@ def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
 class Throughput:
     """Operations completed per second in consecutive buckets since the run's first invocation.
 
-    ``start_s`` holds each bucket's start in wall seconds; ``ok`` and ``errors`` are rates
-    (per wall second), so runs with different bucket widths stay comparable.
+    ``start_s`` holds each bucket's start in wall seconds; ``ok`` (operations that did what the
+    protocol says, a 409 to a second answer included) and ``errors`` (refused, or no response)
+    are rates (per wall second), so runs with different bucket widths stay comparable.
     """
 
     bucket_s: float
@@ -117,7 +125,7 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     """
     if bucket_s <= 0:
         raise ValueError("bucket_s must be greater than 0")
-    live = [r for r in records if not r.get("final")]
+    live = [r for r in records if not after_load(r)]
     first: dict[Any, int] = {}
     for record in live:
         host = record.get("host")
@@ -126,7 +134,7 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     errors: dict[int, int] = defaultdict(int)
     for record in live:
         index = int((int(record["t1"]) - first[record.get("host")]) / NS_PER_S // bucket_s)
-        target = errors if record.get("type") in ERROR_TYPES else ok
+        target = ok if outcome(record) in (OK, PROTOCOL) else errors
         target[index] += 1
     count = max([*ok, *errors], default=-1) + 1
     return Throughput(
@@ -153,7 +161,7 @@ def span_s(records: Sequence[Mapping[str, Any]]) -> float:
     """
     spans: dict[Any, dict[Any, list[int]]] = defaultdict(dict)
     for record in records:
-        if record.get("final"):
+        if after_load(record):
             continue
         t0, t1 = int(record["t0"]), int(record["t1"])
         span = spans[record.get("host")].setdefault(process_of(record), [t0, t1])

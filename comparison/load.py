@@ -7,6 +7,7 @@ database; Locust runs in its own process, so its gevent patching never touches t
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import loadtests
+from analysis.report_render import settling_words
 from comparison.progress import progress_line, read_totals
 from comparison.settings import ComparisonSettings
 from server.process import ServerProcess, stop_process
@@ -41,6 +43,8 @@ def locust_command(settings: ComparisonSettings, target: str, url: str, run_dir:
     ]
     if settings.settle is not None:
         command += ["--settle", str(settings.settle)]
+    if settings.session_ttl_ms is not None:
+        command += ["--session-ttl", str(settings.session_ttl_ms)]
     return command + list(settings.scenarios)
 
 
@@ -62,6 +66,19 @@ def _watch(process: subprocess.Popen[bytes], settings: ComparisonSettings, label
             log.error("Locust did not finish in time; stopping it")
             process.terminate()
             return process.wait(30)
+
+
+def after_load_line(run_dir: Path) -> str:
+    """How the final reads went and what the target lacked, from the run's meta.json."""
+    try:
+        meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "final reads: meta.json unreadable"
+    line = f"final reads: {settling_words(meta.get('settling'))}"
+    unsupported = meta.get("unsupported") or {}
+    if unsupported:
+        line += "; not supported by this target: " + ", ".join(unsupported)
+    return line
 
 
 def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
@@ -94,6 +111,7 @@ def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
         totals = read_totals(run_dir / "locust" / "locust_stats.csv")
         print(progress_line(label, 0, totals).replace("settling, final reads", "done"),
               flush=True)
+        print(f"[{label}] {after_load_line(run_dir)}", flush=True)
     finally:
         stop_process(locust, 30)
         if server:

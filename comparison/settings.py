@@ -2,7 +2,9 @@
 
 Defaults finish in about three minutes on a two-core machine; ``--quick`` (what CI runs) in
 under one. Every store runs under the same load and the same time scale (docs/baselines.md), so the
-only difference between the runs is the store.
+only difference between the runs is the store. The time scale of 0.1 is for the KV model, which
+only our own servers run: an external ``--host`` target runs in real time (scale 1) unless
+``--time-scale`` says otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.check_cli import share
+from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.gates import Expectation, GateError
 from server.settings import OneLineParser
 from server.stores import BACKENDS
@@ -29,14 +33,21 @@ class ComparisonSettings:
     duration_s: int
     settle: float | None
     time_scale: float
-    stop_timeout_s: float
+    stop_timeout_s: int
     output: Path
     expect: tuple[Expectation, ...]
+    min_verified: float = DEFAULT_MIN_VERIFIED
+    session_ttl_ms: float | None = None
+    """The target's session lifetime, for a ``--host`` target that does not report it."""
 
     @property
     def targets(self) -> tuple[str, ...]:
         """What the runs are called: the backends, or the external target's name."""
         return (self.name or "external",) if self.host else self.backends
+
+
+OWN_TIME_SCALE = 0.1
+"""The comparison's time scale for our own servers: the KV model's 60 s cache lasts 6 s."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,12 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--duration", type=int, default=None, metavar="SECONDS",
         help="wall seconds of load per store (default: 40; quick: 8)")
     add("--settle", type=float, default=None, metavar="MODEL_SECONDS",
-        help="model seconds between the end of load and the final reads "
-        "(default: the load tests' own, which covers the KV cache TTL)")
-    add("--time-scale", type=float, default=0.1,
+        help="for our stores: model seconds between the end of load and the final reads "
+        "(default: the load tests' own, which covers the KV cache TTL); for a --host target "
+        "that does not report its lag: the longest the final reads are repeated until two "
+        "rounds agree (default: 30)")
+    add("--time-scale", type=float, default=None,
         help="wall seconds per model second, for the KV model and the clients alike "
-        "(default: %(default)s)")
-    add("--stop-timeout", type=float, default=None, metavar="SECONDS",
+        f"(default: {OWN_TIME_SCALE} for our stores, 1 for a --host target)")
+    add("--session-ttl", type=float, default=None, metavar="MS",
+        help="a --host target's session lifetime in ms, when it has no /_harness/config to "
+        "report it (rondevu's is 300000): lets the checker decide lost-session")
+    add("--min-verified", type=share, default=DEFAULT_MIN_VERIFIED, metavar="SHARE",
+        help="share of the sessions with an acknowledged write that must be verified for a "
+        "run to be called consistent; fewer make it inconclusive (default: %(default)s)")
+    add("--stop-timeout", type=int, default=None, metavar="SECONDS",
         help="wall seconds Locust lets users finish their flow when the load stops "
         "(default: 5; quick: 3)")
     add("--output", type=Path, default=None,
@@ -84,10 +103,16 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         parser.error(f"--backends: {', '.join(unknown) or 'none'} not among {', '.join(BACKENDS)}")
-    if args.time_scale <= 0:
+    if args.time_scale is not None and args.time_scale <= 0:
         parser.error("--time-scale must be greater than 0")
+    if args.stop_timeout is not None and args.stop_timeout < 0:
+        parser.error("--stop-timeout must be 0 or more (whole seconds, as Locust takes it)")
+    if args.settle is not None and args.settle < 0:
+        parser.error("--settle must be 0 or more")
+    if args.session_ttl is not None and not args.host:
+        parser.error("--session-ttl is for a --host target; our servers report their own")
     for name, value in (("--users", args.users), ("--spawn-rate", args.spawn_rate),
-                        ("--duration", args.duration)):
+                        ("--duration", args.duration), ("--session-ttl", args.session_ttl)):
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
     quick = args.quick
@@ -107,8 +132,10 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         spawn_rate=args.spawn_rate or 12.0,
         duration_s=args.duration or (8 if quick else 40),
         settle=args.settle,
-        time_scale=args.time_scale,
+        time_scale=args.time_scale or (1.0 if args.host else OWN_TIME_SCALE),
         stop_timeout_s=args.stop_timeout if args.stop_timeout is not None else (3 if quick else 5),
         output=args.output or Path("results") / stamp,
         expect=expect,
+        min_verified=args.min_verified,
+        session_ttl_ms=args.session_ttl,
     )

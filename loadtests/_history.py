@@ -14,6 +14,8 @@ Fields of every line (``docs/history.md`` is the contract; this is how we fill i
 ``type``     ``ok`` (2xx), ``fail`` (400, 404, 409, 413: changed nothing), ``info`` (anything else)
 ``read``     for ok polls the tokens seen; for ok lists ``{"sessions": [codes]}``
 ``final``    true on the reads after the load stopped and the settle time passed
+``settling`` (extra) on a round of reads after the load that was not taken as final: the
+             round number (``_final_reads``); never together with ``final``
 ``error``    for fail/info: the server's error or the exception, short
 ``server_ms`` (extra) the ``Server-Timing: app;dur=`` the server reported
 ``scenario`` (extra) the Locust user class that ran the operation
@@ -27,11 +29,13 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 log = logging.getLogger(__name__)
 
 FAIL_STATUSES = frozenset({400, 404, 409, 413})
+READS = frozenset({"poll", "list"})
+"""Operations that change nothing, so a dropped one may be sent again."""
 INTERRUPTED = "interrupted"
 
 
@@ -42,6 +46,13 @@ def outcome_type(status: int | None) -> str:
     if status in FAIL_STATUSES:
         return "fail"
     return "info"
+
+
+class Sink(Protocol):
+    """Where history lines go: a :class:`HistoryFile`, or a round of final reads held until it
+    is known whether the round is final (``_final_reads``)."""
+
+    def write(self, record: dict[str, Any]) -> None: ...
 
 
 class HistoryFile:

@@ -6,7 +6,9 @@
   id, settle time and backend name into ``parsed_options`` (which the master then ships to its
   workers) and writes ``meta.json``; every process that runs users opens its history file.
 - ``test_stop``: processes that ran users start their final reads; the master or local runner
-  rewrites ``meta.json`` with the measured duration.
+  rewrites ``meta.json`` with the measured duration. When a process's final reads are written,
+  it logs where the history is and the one command that checks it (after a stop from the web UI
+  this is how to find it), and a local runner adds how the store settled to ``meta.json``.
 - ``quitting``: waits for the final reads and closes the history. If Locust quits before the users
   stopped (a SIGINT, or a ``--stop-timeout`` longer than the master waits for its workers), the
   users are stopped here first, so the final reads still follow the load.
@@ -29,12 +31,13 @@ from typing import Any
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests._final_reads import ensure_final_reads
+from loadtests._final_reads import FinalReads, ensure_final_reads
 from loadtests._forked_workers import wait_for_children
 from loadtests._meta import (
     backend_name,
     build_meta,
     default_run_id,
+    default_settle_mode,
     default_settle_model_s,
     fetch_target_config,
     utc_now,
@@ -87,7 +90,13 @@ def _host(environment: Any) -> str:
 
 
 def _meta_document(environment: Any, run: _RunMeta, stopped: bool) -> dict[str, Any]:
+    """The run's meta.json as things stand; with this process's final reads once written
+    (whichever of Locust's hooks writes it last, it says how the store settled)."""
     parsed = environment.parsed_options
+    recording = current_recording(environment)
+    final_reads = recording.final_reads if recording is not None else None
+    if final_reads is not None and not final_reads.outcome:
+        final_reads = None
     runner = environment.runner
     now = utc_now()
     return build_meta(
@@ -101,6 +110,8 @@ def _meta_document(environment: Any, run: _RunMeta, stopped: bool) -> dict[str, 
         started=run.started,
         tags=getattr(parsed, "tags", None),
         stopped=now if stopped else None,
+        settling=final_reads.outcome if final_reads else None,
+        unsupported=recording.unsupported if recording is not None else None,
     )
 
 
@@ -116,7 +127,11 @@ def _resolve_run(environment: Any) -> None:
     if not options.run_id:
         parsed.run_id = default_run_id(backend_name(options, config, host), started)
     if options.settle_model_s is None:
-        parsed.settle = default_settle_model_s(config, options.time_scale)
+        # As a string, like the option it stands for: the web UI converts what its form sends
+        # (a blank, to resolve it again at the next start) to the type of the current value.
+        parsed.settle = f"{default_settle_model_s(config, options.time_scale):g}"
+    if options.settle_mode is None:
+        parsed.settle_mode = default_settle_mode(config)
     run = _RunMeta(history_dir(load_options(parsed)).parent / "meta.json", config, started,
                    time.monotonic())
     earlier = _metas.get(environment)
@@ -124,6 +139,25 @@ def _resolve_run(environment: Any) -> None:
         run.started, run.earlier_load_s = earlier.started, earlier.load_s
     _metas[environment] = run
     write_meta(run.path, _meta_document(environment, run, stopped=False))
+
+
+def _final_reads_done(environment: Any, final_reads: FinalReads) -> None:
+    """Say where the history is and how to check it; a local runner records how it settled."""
+    folder = history_dir(final_reads.recording.options).parent
+    run = _metas.get(environment)
+    if run is not None and _coordinates(environment):
+        write_meta(run.path, _meta_document(environment, run, stopped=True))
+        log.info("the history is in %s; check it with: python -m analysis check %s", folder,
+                 folder)
+    else:
+        log.info("this worker's history is in %s; check the run once every worker's history "
+                 "is beside the master's meta.json: python -m analysis check <run folder>",
+                 final_reads.recording.history.path)
+
+
+def _start_final_reads(environment: Any, recording: Any) -> FinalReads:
+    return ensure_final_reads(recording, _host(environment),
+                              lambda final_reads: _final_reads_done(environment, final_reads))
 
 
 @events.init_command_line_parser.add_listener
@@ -151,7 +185,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
 def _on_test_stop(environment: Any, **_: Any) -> None:
     recording = current_recording(environment)
     if recording is not None and not recording.history.closed:
-        ensure_final_reads(recording, _host(environment))
+        _start_final_reads(environment, recording)
     if _forking_master:
         options = load_options(environment.parsed_options)
         _forking_master["timeout"] = (options.settle_s + (environment.stop_timeout or 0.0)
@@ -173,7 +207,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         log.warning("quitting while %d users still run: stopping them before the final reads",
                     len(runner.user_greenlets))
         runner.user_greenlets.kill(block=True)  # yields: test_stop may start the reads meanwhile
-    final_reads = ensure_final_reads(recording, _host(environment))
+    final_reads = _start_final_reads(environment, recording)
     grace = recording.options.settle_s + FINAL_READS_GRACE_S
     if not final_reads.wait(grace):
         log.error("final reads unfinished after %.0f s; the history lacks some of them", grace)

@@ -2,9 +2,13 @@
 
 Registering them on ``events.init_command_line_parser`` makes each one work on the command line,
 in ``locust.conf``, in ``[tool.locust]`` of ``pyproject.toml``, as ``LOCUST_<NAME>`` and in the web
-UI, and Locust's master ships them to its workers with every spawn message. Options that can only
-be known once the target answers (run id, settle time, backend name) default to ``None`` and are
-resolved by the master (or the local runner) at test start, before the workers receive them.
+UI's custom parameters, and Locust's master ships them to its workers with every spawn message.
+Locust marks an option for its web UI in its own ``add_argument``; an argument group's
+``add_argument`` is argparse's, so :func:`add_arguments` marks each action itself. (They cannot
+appear in ``locust -f loadtests --help``: Locust 2.47 prints that help before it imports the
+locustfiles, in ``argument_parser.parse_locustfile_option``.) Options that can only be known once
+the target answers (run id, settle time, backend name) default to ``None`` and are resolved by
+the master (or the local runner) at test start, before the workers receive them.
 
 Client timings are in *model* units and multiplied by ``--time-scale`` (``docs/baselines.md``), so one
 scale keeps every ratio between the clients and the KV model as in production.
@@ -17,13 +21,28 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_ORIGIN = "https://loadtest.invalid"
+SETTLE_MODES = ("fixed", "until-agreed")
+"""How the final reads wait for the store to settle (``_final_reads``)."""
+
+
+class _WebUiGroup:
+    """An argument group whose options Locust's web UI lists (``include_in_web_ui``, as
+    ``LocustArgumentParser.add_argument`` sets it), under the group's heading in ``--help``."""
+
+    def __init__(self, group: Any) -> None:
+        self._group = group
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        action = self._group.add_argument(*args, **kwargs)
+        action.include_in_web_ui = True
+        return action
 
 
 def add_arguments(parser: Any) -> None:
     """Add the harness's options to Locust's parser (a ``LocustArgumentParser``)."""
-    group = parser.add_argument_group(
+    group = _WebUiGroup(parser.add_argument_group(
         "signaling harness", "History recording and scenario shape (docs/loadtests.md)"
-    )
+    ))
     group.add_argument("--history-dir", default=None, metavar="DIR",
                        help="where each load-generating process writes <host>-<pid>.jsonl; "
                             "meta.json goes to its parent (default: results/<run-id>/history)")
@@ -31,7 +50,18 @@ def add_arguments(parser: Any) -> None:
                        help="name of this run (default: <UTC time>-<backend>)")
     group.add_argument("--settle", default=None, metavar="SECONDS",
                        help="model seconds to wait after the load stops before the final reads "
-                            "(default: 2, plus the KV cache TTL when the target reports kv)")
+                            "(default: 2, plus the KV cache TTL when the target reports kv); "
+                            "for a target that does not report its settings, the longest the "
+                            "final reads are repeated until two rounds agree (default: 30)")
+    group.add_argument("--settle-mode", default=None, choices=SETTLE_MODES,
+                       help="fixed: wait --settle, then read every session once; until-agreed: "
+                            "read in rounds one poll interval apart until two agree, at most "
+                            "--settle (default: fixed for a target that reports its settings, "
+                            "until-agreed for one that does not)")
+    group.add_argument("--session-ttl", default=None, metavar="MS",
+                       help="the target's session lifetime in milliseconds, recorded as "
+                            "meta.json's server.session_ttl when the target does not report it "
+                            "(rondevu's: 300000); lets the checker decide lost-session")
     group.add_argument("--poll-interval", type=float, default=1000.0, metavar="MS",
                        help="model milliseconds between two polls of one peer (default: 1000)")
     group.add_argument("--candidates", default="4-24", metavar="N|LO-HI",
@@ -79,6 +109,7 @@ class LoadOptions:
     history_dir: str | None
     run_id: str | None
     settle_model_s: float | None
+    settle_mode: str | None
     poll_interval_s: float
     candidates: tuple[int, int]
     answer_delay_s: tuple[float, float]
@@ -88,6 +119,7 @@ class LoadOptions:
     time_scale: float
     backend_name: str | None
     origin: str
+    session_ttl_ms: float | None = None
 
     @property
     def settle_s(self) -> float:
@@ -117,10 +149,19 @@ def load_options(parsed: Any) -> LoadOptions:
     if scale <= 0:
         raise ValueError("--time-scale must be greater than 0")
     settle = get("settle", None)
+    session_ttl = get("session_ttl", None)
+    if session_ttl is not None and float(session_ttl) <= 0:
+        raise ValueError("--session-ttl must be greater than 0")
+    if settle is not None and float(settle) < 0:
+        raise ValueError("--settle must be 0 or more")
+    mode = get("settle_mode", None)
+    if mode is not None and mode not in SETTLE_MODES:
+        raise ValueError(f"--settle-mode: {mode!r} is not one of {', '.join(SETTLE_MODES)}")
     return LoadOptions(
         history_dir=get("history_dir", None),
         run_id=get("run_id", None),
         settle_model_s=None if settle is None else float(settle),
+        settle_mode=mode,
         poll_interval_s=float(get("poll_interval", 1000.0)) / 1000.0 * scale,
         candidates=parse_range(get("candidates", "4-24")),
         answer_delay_s=tuple(  # type: ignore[arg-type]
@@ -133,5 +174,6 @@ def load_options(parsed: Any) -> LoadOptions:
         time_scale=scale,
         backend_name=get("backend_name", None),
         origin=str(get("origin", DEFAULT_ORIGIN)),
+        session_ttl_ms=None if session_ttl is None else float(session_ttl),
     )
 

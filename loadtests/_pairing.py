@@ -97,6 +97,7 @@ def connect_pair(user: SignalingUser, topic: str, *, discover_by_list: bool) -> 
     ice = IceCredentials.random(rng)
     created = offerer.create(topic, user.name("peer"), session_description(offer_token, ice, rng),
                              offer_token)
+    user.backoff.after(created.ok)
     pairing = Pairing(created.session if created.ok else None, started)
     if pairing.code is None:
         return pairing

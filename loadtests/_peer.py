@@ -5,6 +5,9 @@ one role at once (fire-and-forget candidates, a poll timer that does not wait), 
 requires one client's operations never to overlap. So each request takes a free *lane*, a logical
 client named ``<role>`` or ``<role>.<n>``; a lane is reused only after its previous operation
 completed, and never after an ``info`` (that operation may still be taking effect).
+
+An operation whose route the target lacks (``Transport.unsupported``) is not an operation on the
+store: it is neither sent again nor recorded, and the run's meta.json names it instead.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests._history import INTERRUPTED, HistoryFile, outcome_type
+from loadtests._history import INTERRUPTED, READS, Sink, outcome_type
 from loadtests._identity import client_name, host_id
 from loadtests._tokens import answerer_view, offerer_view
 from loadtests._transport import Reply, Transport
@@ -25,7 +28,7 @@ class PeerContext:
     """What every peer of one process shares: where to send, where to record, what was touched."""
 
     transport: Transport
-    history: HistoryFile
+    history: Sink
     sessions: dict[str, str]  # code -> scenario, for the final reads
     scenario: str
     final: bool = False
@@ -40,10 +43,20 @@ class Result:
     status: int | None
     read: Any = None
     session: str | None = None
+    unsupported: bool = False
+    """The target has no route for it: nothing was done."""
 
     @property
     def ok(self) -> bool:
         return self.type == "ok"
+
+    @property
+    def gone(self) -> bool:
+        """The session answered 404: left, expired or never there."""
+        return self.status == 404 and not self.unsupported
+
+
+UNSUPPORTED = Result("fail", None, unsupported=True)
 
 
 class Lanes:
@@ -81,18 +94,23 @@ class Peer:
                  expected: Collection[int] = (200,),
                  read: Callable[[Any], Any] | None = None) -> tuple[Result, Reply | None]:
         context = self.context
+        if op in context.transport.unsupported:
+            return UNSUPPORTED, None
         client = self.lanes.acquire()
         record: dict[str, Any] = {"op": op, "session": session, "side": side, "client": client,
                                   "value": value}
         t0 = time.monotonic_ns()
         try:
             reply = context.transport.exchange(method, path, body, client=self.browser, name=op,
-                                               expected=expected)
+                                               expected=expected, read=op in READS)
         except BaseException as exc:  # the load stopped under us: the write may still land
             record.update(t0=t0, t1=time.monotonic_ns(), host=context.host, status=None,
                           type="info", error=f"{INTERRUPTED}: {type(exc).__name__}")
             self._record(record)
             raise
+        if reply.unsupported:
+            self.lanes.release(client)
+            return UNSUPPORTED, None
         kind = outcome_type(reply.status)
         seen = None
         if kind == "ok" and read is not None:

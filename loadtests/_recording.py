@@ -39,6 +39,8 @@ class Recording:
     history: HistoryFile
     tokens: TokenSource = field(default_factory=TokenSource)
     sessions: dict[str, str] = field(default_factory=dict)  # code -> scenario that touched it
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Operations whose route the target lacks, with what it answered (``_transport``)."""
     final_reads: FinalReads | None = None  # the current test's, once it stopped
     _users: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -66,6 +68,7 @@ def open_recording(environment: Any) -> Recording:
     recording = Recording(options=options, history=HistoryFile(path))
     if current is not None:  # keep tokens and user numbers unique within the process
         recording.tokens, recording._users = current.tokens, current._users
+        recording.unsupported = current.unsupported
     _recordings[environment] = recording
     return recording
 

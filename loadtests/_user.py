@@ -18,6 +18,7 @@ from gevent.pool import Group
 from locust import FastHttpUser
 
 from loadtests import _lifecycle  # noqa: F401  (registers the options and the event hooks)
+from loadtests._browser import Backoff
 from loadtests._peer import Peer, PeerContext
 from loadtests._recording import recording_for
 from loadtests._transport import Transport
@@ -39,8 +40,12 @@ class SignalingUser(FastHttpUser):
         self.tokens = recording.tokens
         self.number = recording.next_user()
         self.rng = random.Random()
-        self.peer_context = PeerContext(Transport(self.client, self.options.origin),
-                                   recording.history, recording.sessions, type(self).__name__)
+        self.peer_context = PeerContext(
+            Transport(self.client, self.options.origin, recording.unsupported),
+            recording.history, recording.sessions, type(self).__name__)
+        self.backoff = Backoff(self.options.poll_interval_s, self.options.connection_timeout_s,
+                               self.rng)
+        """Every scenario calls ``backoff.after`` with how its create went."""
         self._peers: dict[str, Peer] = {}
 
     def peer(self, role: str) -> Peer:

@@ -43,6 +43,7 @@ class AnswerRace(SignalingUser):
         token = self.tokens.next()
         sdp = session_description(token, IceCredentials.random(rng), rng)
         created = self.peer("offerer").create(topic, self.name("peer"), sdp, token)
+        self.backoff.after(created.ok and created.session is not None)
         if not created.ok or created.session is None:
             return
         code, deadline = created.session, self.deadline()

@@ -1,6 +1,7 @@
-"""``python -m loadtests`` end to end: the quick comparison of all three stores, and Ctrl-C.
+"""``python -m loadtests`` end to end: the quick comparison of all three stores, Ctrl-C and
+SIGTERM, and a used ``--output`` folder.
 
-Both run the real thing in subprocesses (servers, Locust, checker, report), so this is also
+They run the real thing in subprocesses (servers, Locust, checker, report), so this is also
 where a broken seam between the parts shows up.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from support import CHECKER_CASES
+from support.commands import run as harness
+
 
 def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Path) -> None:
     output = tmp_path / "campaign"
@@ -23,7 +28,9 @@ def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Pat
                          capture_output=True, text=True, timeout=300)
     print(run.stdout[-4000:], run.stderr[-4000:])
     assert run.returncode == 0
-    assert run.stdout.strip().splitlines()[-1] == str(output / "report.html")
+    lines = run.stdout.strip().splitlines()
+    assert lines[-2] == f"report: {output / 'report.html'}"
+    assert lines[-1].startswith("exit 0: the harness's gates held (sqlite consistent, rmw lost ")
     for backend in ("sqlite", "rmw", "kv"):
         assert (output / backend / "meta.json").is_file()
         assert list((output / backend / "history").glob("*.jsonl"))
@@ -49,7 +56,12 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
-def test_ctrl_c_stops_everything_and_keeps_the_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["ctrl-c to the group", "sigterm to the campaign alone"])
+def test_a_stop_signal_stops_everything_and_keeps_the_history(
+        tmp_path: Path, signum: signal.Signals, to_group: bool) -> None:
+    """Ctrl-C reaches every process of the terminal's group; a CI timeout's SIGTERM reaches the
+    campaign alone, which must stop its server and Locust itself."""
     output = tmp_path / "interrupted"
     campaign = subprocess.Popen(
         [sys.executable, "-m", "loadtests", "--backends", "sqlite", "--duration", "60",
@@ -61,16 +73,19 @@ def test_ctrl_c_stops_everything_and_keeps_the_history(tmp_path: Path) -> None:
     while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
         assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
         time.sleep(0.2)
-    os.killpg(campaign.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the whole group
+    if to_group:
+        os.killpg(campaign.pid, signum)
+    else:
+        campaign.send_signal(signum)
     _, stderr = campaign.communicate(timeout=90)
-    assert campaign.returncode == 130, stderr
-    assert "interrupted" in stderr and str(output) in stderr
+    assert campaign.returncode == 128 + signum, stderr
+    assert f"interrupted ({signum.name}): every process started here is stopped" in stderr
+    assert str(output) in stderr
     deadline = time.monotonic() + 30
     while _group_alive(campaign.pid):
         assert time.monotonic() < deadline, "a server or Locust process outlived the campaign"
         time.sleep(0.2)
-    check = subprocess.run([sys.executable, "-m", "analysis", "check", str(output)],
-                           capture_output=True, text=True, timeout=120)
+    check = harness("analysis", "check", output)
     # sqlite loses nothing, interrupted or not: its history is consistent (exit 0), or at worst
     # inconclusive (exit 3) should too few sessions be verifiable; never anomalies (1), and
     # never unreadable (2).
@@ -79,3 +94,23 @@ def test_ctrl_c_stops_everything_and_keeps_the_history(tmp_path: Path) -> None:
     assert verdicts[check.returncode] in check.stdout
     assert "anomalies found" not in check.stdout
     assert "checked" in check.stdout
+    meta = json.loads((history.parent / "meta.json").read_text())
+    assert meta["settling"]["mode"] == "fixed" and meta["settling"]["rounds"] == 1
+    finals = [line for f in history.glob("*.jsonl") for line in f.read_text().splitlines()
+              if '"final":true' in line]
+    assert finals, "the final reads were taken after the stop"
+
+
+def test_a_used_output_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Runs already in --output would be read with the new ones and judged under the wrong
+    store's expectation: the comparison refuses the folder instead."""
+    output = tmp_path / "used"
+    shutil.copytree(CHECKER_CASES / "lost-candidate", output / "sqlite")
+    before = sorted(str(p.relative_to(output)) for p in output.rglob("*"))
+    done = harness("loadtests", "--backends", "rmw", "--duration", "3", "--output", output)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"python -m loadtests: error: --output {output} already holds "
+                                   "sqlite/ (an earlier run?): only the runs made now may be "
+                                   "judged, so choose a new folder")
+    assert sorted(str(p.relative_to(output)) for p in output.rglob("*")) == before
+    assert done.stdout == ""

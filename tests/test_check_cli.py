@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from analysis.checker import ANOMALY_TYPES
-from support import CHECKER_CASES, ROOT
-
-
-def check(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "analysis", "check", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+from support import CHECKER_CASES
+from support.commands import check
 
 
 def comparison(tmp_path: Path, **backends: str) -> Path:
@@ -38,7 +32,7 @@ def test_a_lost_write_is_explained_and_exits_1() -> None:
     assert "candidate x7f of the offerer's list, written by offerer client h/1/u1/offerer," in out
     assert "last read that held it: none" in out
     assert "verdict: anomalies found" in out
-    assert out.rstrip().endswith("overall: anomalies found")
+    assert out.rstrip().endswith("overall: anomalies found (exit 1)")
 
 
 def test_a_consistent_run_exits_0() -> None:
@@ -129,3 +123,22 @@ def test_input_that_cannot_be_checked_exits_2(tmp_path: Path) -> None:
     assert check(tmp_path / "nowhere").returncode == 2
     assert check(CHECKER_CASES / "lost-candidate", "--expect", "mystery=consistent").returncode == 2
     assert check(CHECKER_CASES / "lost-candidate", "--expect", "perhaps").returncode == 2
+    bad_share = check(CHECKER_CASES / "lost-candidate", "--min-verified", "1.5")
+    assert bad_share.returncode == 2 and "'1.5' must be from 0 to 1" in bad_share.stderr
+
+
+def test_min_verified_decides_how_much_evidence_a_consistent_verdict_needs(
+        tmp_path: Path) -> None:
+    folder = comparison(tmp_path, one="stale-read.near-concurrent-read",
+                        left="unverifiable.near-left")
+    merged = Path(shutil.copytree(folder / "one", tmp_path / "merged"))
+    shutil.copy(folder / "left" / "history" / "h-1.jsonl", merged / "history" / "h-2.jsonl")
+    (merged / "history" / "h-2.jsonl").write_text(
+        (merged / "history" / "h-2.jsonl").read_text().replace('"s1"', '"s2"'))
+    done = check(merged)  # 1 of its 2 sessions verified: half, as the default asks
+    assert done.returncode == 0, done.stdout
+    assert "verdict: consistent: no anomaly in 12 operations; 1 of 2 sessions" in done.stdout
+    done = check(merged, "--min-verified", "0.6")
+    assert done.returncode == 3
+    assert ("verdict: inconclusive: 1 of 2 sessions could be verified (at least 60% needed): 1 "
+            "was left before the final reads") in done.stdout

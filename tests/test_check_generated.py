@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.checker import ANOMALY_TYPES, check_run
-from analysis.checker.result import CONSISTENT
+from analysis.verdicts import CONSISTENT
 from analysis.history import load_run
 from support import IN_CI
 from support.faults import INJECTORS, inject

@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from analysis.checker import check_run, run_to_json
 from analysis.history import HistoryError, find_runs, load_run
 from support import CHECKER_CASES
+from support.commands import check
 
 TWO_FILES = CHECKER_CASES / "non-monotonic-read.near-other-host"
 
@@ -115,3 +119,102 @@ def test_values_the_checker_cannot_use_are_named(tmp_path: Path, line: str,
     with pytest.raises(HistoryError, match=r"history/h-1\.jsonl:6: ") as error:
         load_run(folder)
     assert complaint in str(error.value)
+
+
+# --- every malformed record is exit 2 with file:line, never a traceback, never exit 1 ----------
+
+CONSISTENT_CASE = "stale-read.near-concurrent-read"
+A_LINE = ('{"op": "poll", "session": "s1", "side": "offerer", "client": "h/1/u1/offerer", '
+          '"t0": 9000000000, "t1": 9010000000, "host": "h:b1", "type": "info"')
+
+
+def with_line(tmp_path: Path, line: str, *, at: int | None = None, newline: bool = True) -> Path:
+    """A copy of a consistent case with ``line`` inserted at index ``at`` (default: appended)."""
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    history = folder / "history" / "h-1.jsonl"
+    lines = history.read_text().splitlines()
+    lines.insert(len(lines) if at is None else at, line)
+    history.write_text("\n".join(lines) + ("\n" if newline else ""))
+    return folder
+
+
+@pytest.mark.parametrize("line, complaint", [
+    (A_LINE + ', "status": "500"}',
+     'status must be an integer (the HTTP status) or null, not "500"'),
+    (A_LINE + ', "status": true}', "status must be an integer (the HTTP status) or null, not true"),
+    (A_LINE + ', "status": null, "client": ["h", 1]}', "client must be a string or null"),
+    (A_LINE + ', "status": 200, "server_ms": "fast"}', 'server_ms must be a number or null'),
+    (A_LINE.replace('"t1": 9010000000', '"t1": 8000000000') + "}", "t1 (8000000000) is before t0"),
+    ('{"op": "poll", "read": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "nested too deeply to read"),
+])
+def test_a_malformed_record_exits_2_naming_file_line_and_problem(tmp_path: Path, line: str,
+                                                                 complaint: str) -> None:
+    done = check(with_line(tmp_path, line, at=2))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"history/h-1.jsonl:3: {complaint}" in done.stderr
+    assert done.stdout == "overall: nothing could be checked; 1 run(s) could not be checked " \
+        "(exit 2)\n"
+
+
+def test_a_history_file_that_is_a_folder_exits_2(tmp_path: Path) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    (folder / "history" / "x.jsonl").mkdir()
+    done = check(folder)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "history/x.jsonl: not a file (a history is a file of JSON lines)" in done.stderr
+
+
+def test_a_last_line_cut_short_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    folder = with_line(tmp_path, A_LINE[:70], newline=False)  # a killed writer's last line
+    done = check(folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    warning = ("history/h-1.jsonl:7: the last line is cut short (the load process was stopped "
+               "while writing it): skipped")
+    assert warning in done.stderr and f"note: {warning}" in done.stdout
+    assert "checked 6 operations" in done.stdout and "verdict: consistent" in done.stdout
+
+
+def test_a_line_cut_short_in_the_middle_is_an_error(tmp_path: Path) -> None:
+    done = check(with_line(tmp_path, A_LINE[:70], at=3))
+    assert done.returncode == 2
+    assert "history/h-1.jsonl:4: not valid JSON" in done.stderr
+
+
+def test_an_empty_history_is_inconclusive_not_consistent(tmp_path: Path) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    (folder / "history" / "h-1.jsonl").write_text("")
+    done = check(folder)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert ("verdict: inconclusive: no session could be verified: no operation was recorded "
+            "under load") in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "overall: inconclusive (exit 3)"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3),
+                                                                         children, max_size=3),
+    max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.integers(0, 5), name=st.sampled_from(
+    ["op", "session", "side", "client", "value", "t0", "t1", "host", "status", "type", "read",
+     "final", "error", "server_ms", "settling"]), value=JSON_VALUES)
+def test_no_value_in_any_field_makes_the_checker_fail_other_than_with_a_history_error(
+        tmp_path: Path, line: int, name: str, value: object) -> None:
+    folder = tmp_path / f"fuzz-{line}-{name}"
+    if not folder.exists():
+        shutil.copytree(CHECKER_CASES / CONSISTENT_CASE, folder)
+    history = folder / "history" / "h-1.jsonl"
+    original = (CHECKER_CASES / CONSISTENT_CASE / "history" / "h-1.jsonl").read_text()
+    records = [json.loads(text) for text in original.splitlines()]
+    records[line][name] = value
+    history.write_text("".join(json.dumps(record) + "\n" for record in records))
+    try:
+        run_to_json(check_run(load_run(folder)))
+    except HistoryError as error:
+        assert str(error).startswith(("history/h-1.jsonl:", f"{folder}")), error

@@ -115,7 +115,7 @@ def test_the_installed_checker_explains_a_checked_in_run(installed: Installed) -
     assert "candidate x7f of the offerer's list, written by offerer client h/1/u1/offerer," \
         in done.stdout
     assert "last read that held it: none" in done.stdout
-    assert done.stdout.rstrip().endswith("overall: anomalies found")
+    assert done.stdout.rstrip().endswith("overall: anomalies found (exit 1)")
 
 
 def test_the_installed_report_draws_the_plots_fixture(installed: Installed) -> None:
@@ -125,7 +125,8 @@ def test_the_installed_report_draws_the_plots_fixture(installed: Installed) -> N
     done = installed.run("-m", "analysis", "report", str(comparison), "--output", str(out),
                          timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == str(out / "report.html")
+    assert done.stdout.strip().splitlines()[-2] == f"report: {out / 'report.html'}"
+    assert done.stdout.strip().splitlines()[-1].startswith("exit 0: the harness's gates held")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["check_source"] == str(comparison / "check.json")
     assert len(summary["plots"]) == len(list((out / "plots").glob("*.png"))) > 5
@@ -136,4 +137,5 @@ def test_the_installed_quick_comparison_passes_its_gates(installed: Installed) -
     done = installed.run("-m", "loadtests", "--quick", "--output", str(output), timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert (output / "report.html").stat().st_size > 0
-    assert done.stdout.strip().splitlines()[-1] == str(output / "report.html")
+    assert done.stdout.strip().splitlines()[-2] == f"report: {output / 'report.html'}"
+    assert done.stdout.strip().splitlines()[-1].startswith("exit 0: the harness's gates held")

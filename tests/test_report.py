@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,18 @@ import pytest
 from analysis.__main__ import main
 from analysis.campaign import load_campaign
 from analysis.checker import ANOMALY_TYPES
+from analysis.checker.evidence import Coverage, verdict
 from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
 from analysis.report import build_summary
 from analysis.report_render import render_markdown
 from analysis.verdicts import (
     ANOMALIES_FOUND,
+    CONSISTENT,
     EXPECT_ANOMALIES,
     EXPECT_CONSISTENT,
     EXPECT_LOST_WRITES,
     FAILED,
+    INCONCLUSIVE,
     NOT_GATED,
     PASSED,
 )
@@ -48,11 +52,16 @@ def written(plots_report: WrittenReport) -> WrittenReport:
 
 
 def changed_check(tmp_path: Path, backend: str, counts: dict[str, int]) -> Path:
-    """A copy of check.json in which ``backend`` has ``counts[kind]`` anomalies of each kind."""
+    """A copy of check.json in which ``backend`` has ``counts[kind]`` anomalies of each kind,
+    and the verdict and reason the checker gives such a run."""
     check = json.loads((PLOTS_COMPARISON / "check.json").read_text())
     for run in check["runs"]:
         if run["backend"] != backend:
             continue
+        found_counts = {k: a["count"] for k, a in run["anomalies"].items()}
+        found_counts.update(counts)
+        run["verdict"], run["reason"] = verdict(found_counts, Coverage(**run["coverage"]),
+                                                run["operations"], run["min_verified"])
         for kind, count in counts.items():
             found = run["anomalies"][kind]
             found["count"], found["sessions"] = count, min(count, 1)
@@ -66,17 +75,19 @@ def changed_check(tmp_path: Path, backend: str, counts: dict[str, int]) -> Path:
     return path
 
 
-def test_report_writes_three_files_and_prints_its_path_last(written: WrittenReport) -> None:
+def test_report_writes_three_files_and_ends_with_its_exit_status(written: WrittenReport) -> None:
     tmp_path, status, lines = written
     assert status == 0
-    assert lines[-1] == str(tmp_path / "report.html")
+    assert lines[-2] == f"report: {tmp_path / 'report.html'}"
+    assert lines[-1] == ("exit 0: the harness's gates held (kv lost 2 writes, rmw lost 2 "
+                         "writes, sqlite consistent)")
     assert lines[:3] == [
-        "\u2714 kv: known to misbehave, and caught: 1 stale-read, 1 phantom, "
-        "1 non-monotonic-read, 1 monotonic-writes, 1 lost-session, 1 lost-answer, "
-        "1 incompatible-order, 1 duplicate, 1 cross-object-read",
+        "\u2714 kv: known to misbehave, and caught: 1 cross-object-read, 1 duplicate, "
+        "1 incompatible-order, 1 lost-answer, 1 lost-session, 1 monotonic-writes, "
+        "1 non-monotonic-read, 1 phantom, 1 stale-read",
         "\u2714 rmw: known to lose writes, and caught losing 2 writes",
-        "\u2714 sqlite: expected consistent, and found consistent: no anomaly in 29 operations, "
-        "2 of 2 sessions verified after settling"]
+        "\u2714 sqlite: expected consistent, and found consistent: no anomaly in 29 operations; "
+        "2 of 2 sessions with an acknowledged write verified after settling"]
     for name in ("report.html", "summary.md", "summary.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert len(list((tmp_path / "plots").glob("*.png"))) == FIGURES
@@ -103,7 +114,16 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
     assert stores["kv"]["ops"]["answer"]["client_ms"]["p50"] == pytest.approx(9.0)
     assert stores["kv"]["ops"]["candidate"]["info"] == 2  # the two refused with a 500
     assert stores["kv"]["ops"]["poll"]["fail"] == 1  # k7's 404
-    assert stores["sqlite"]["ops"]["answer"]["fail"] == 1
+    # sqlite's second answer was refused with 409: the protocol working, not a failure.
+    assert stores["sqlite"]["ops"]["answer"]["protocol"] == 1
+    assert stores["sqlite"]["ops"]["answer"]["fail"] == 0
+    assert stores["sqlite"]["availability"]["protocol_refusals"] == 1
+    assert stores["kv"]["availability"]["refused_writes"] == [
+        {"reason": "KV PUT failed: 429 Too Many Requests (HTTP 500)", "count": 2}]
+    assert stores["kv"]["locust_failures"] == [
+        {"method": "POST", "name": "candidate", "occurrences": 2,
+         "error": "500: KV PUT failed: 429 Too Many Requests"}]
+    assert [link["label"] for link in stores["kv"]["links"]] == ["history", "check.json"]
     assert [p["name"] for p in summary["plots"]] == [
         "latency-client", "latency-server", "throughput", "anomalies", "visibility-lag",
         *FIXTURE_TIMELINES]
@@ -113,14 +133,23 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
         "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:30"]
 
 
-def test_markdown_states_the_verdict_then_the_tables(written: WrittenReport) -> None:
+def test_markdown_states_each_verdict_then_the_first_screen_then_the_gates(
+        written: WrittenReport) -> None:
     tmp_path = written[0]
     text = (tmp_path / "summary.md").read_text()
-    assert text.startswith("# Signaling consistency report: PASS: every store behaved as "
-                           "expected\n")
-    assert "- \u2714 rmw is NOT consistent: 3 anomalies in 34 operations (1 lost-candidate, " \
-           "1 lost-answer, 1 conflicting-answers); 2 writes lost outright." in text
-    assert "sqlite is consistent: no anomaly in 29 operations over 2 sessions." in text
+    assert text.startswith("# Signaling consistency report: kv lost 2 writes; rmw lost 2 writes; "
+                           "sqlite consistent\n")
+    assert ("- \u2718 rmw LOST 2 acknowledged writes (3 anomalies proven: 1 conflicting-answers, "
+            "1 lost-answer, 1 lost-candidate)") in text
+    assert ("- \u2714 sqlite lost no acknowledged write (no anomaly in 29 operations; 2 of 2 "
+            "sessions with an acknowledged write verified after settling)") in text
+    assert "| acknowledged writes lost | \u2718 2 | \u2718 2 | \u2714 none |" in text
+    assert ("| writes refused by the store, by reason | \u2718 2: 2\u00d7 KV PUT failed: 429 Too "
+            "Many Requests (HTTP 500) | none | none |") in text
+    assert "| second answers refused with 409 (the protocol working, not an error) | 0 | 0 | 1 |" \
+        in text
+    # Whether the harness's own gates held comes after what the stores did, on its own line.
+    assert text.index("acknowledged writes lost") < text.index("**Harness gates: held (3 of 3)**")
     assert "Time scale 0.1: one wall second stands for 10 model seconds" in text
     assert "| lost-answer | 1 (1) | 1 (1) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
     assert "| duplicate | 1 (1) | 0 (0) | 0 (0) |" in text
@@ -139,8 +168,31 @@ def test_html_is_self_contained_with_every_plot_embedded(written: WrittenReport)
     verdict = page.index('id="verdict"')
     assert verdict < page.index('id="tables"') < page.index('id="plots"') \
         < page.index('id="explanations"') < page.index('id="settings"')
-    assert "PASS: every store behaved as expected" in page[verdict:verdict + 400]
+    first_screen = page[verdict:page.index("</section>", verdict)]
+    assert '<li class="bad"><span class="mark">\u2718</span> kv LOST 2 acknowledged writes' \
+        in first_screen
+    assert "PASS" not in page and "Harness gates: held (3 of 3)" in first_screen
+    assert "Locust&#x27;s failures, grouped by message" in page
     assert "cache_ttl" in page and "plots-kv" in page  # every store's meta.json
+
+
+def test_each_store_links_its_files_relative_so_a_copied_folder_still_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    campaign = Path(shutil.copytree(PLOTS_COMPARISON, tmp_path / "made"))
+    for store in ("kv", "rmw", "sqlite"):
+        (campaign / store / "server.log").write_text("the server's log\n")
+        (campaign / store / "locust" / "report.html").write_text("<p>Locust</p>\n")
+    assert main(["report", str(campaign)]) == 0
+    capsys.readouterr()
+    copy = Path(shutil.copytree(campaign, tmp_path / "copied" / "elsewhere"))
+    shutil.rmtree(campaign)
+    page = (copy / "report.html").read_text()
+    hrefs = re.findall(r'<a href="([^"#][^"]*)">', page)
+    assert {h for h in hrefs if h.startswith("kv/")} == {
+        "kv/locust/report.html", "kv/server.log", "kv/history/"}
+    assert "check.json" in hrefs and len(hrefs) == 3 * 3 + 3
+    assert all((copy / href).exists() for href in hrefs), hrefs
+    assert "[Locust's report](kv/locust/report.html)" in (copy / "summary.md").read_text()
 
 
 def test_a_consistent_store_with_an_anomaly_fails_the_gate(
@@ -150,8 +202,12 @@ def test_a_consistent_store_with_an_anomaly_fails_the_gate(
     assert status == 1
     assert "\u2718 sqlite: expected consistent, but 2 anomalies found" in "\n".join(lines)
     assert json.loads((tmp_path / "summary.json").read_text())["verdict"] == FAILED
+    assert lines[-1].startswith("exit 1: 1 of 3 harness gates FAILED (sqlite: expected "
+                                "consistent, but 2 anomalies found")
     page = (tmp_path / "report.html").read_text()
-    assert "FAIL: 1 of the expectations did not hold" in page
+    assert "Harness gates: FAILED (1 of 3 did not hold)" in page
+    assert "sqlite LOST" not in page and "sqlite lost no acknowledged write it could check, but " \
+        "misbehaved (2 anomalies proven: 2 stale-read)" in page
     assert "poll at &lt;b&gt;300 ms&lt;/b&gt; &amp; later" in page, "explanations are escaped"
     assert (tmp_path / "plots" / "timeline-sqlite-stale-read.png").is_file()
 
@@ -170,7 +226,8 @@ def test_a_baseline_with_no_anomaly_means_the_harness_lost_its_teeth(tmp_path: P
     assert summary["verdict"] == FAILED
     gate = next(g for g in summary["gates"] if g["store"] == "rmw")
     assert gate["passed"] is False and "lost its teeth" in gate["message"]
-    assert "\u2718 rmw is consistent" in render_markdown(summary)
+    assert "\u2714 rmw lost no acknowledged write (no anomaly" in render_markdown(summary)
+    assert "\u2718 rmw: known to lose writes, but no lost write" in render_markdown(summary)
 
 
 def test_expectations_can_be_overridden(tmp_path: Path) -> None:
@@ -218,8 +275,9 @@ def test_no_gate_is_never_a_pass(tmp_path: Path) -> None:
 
 
 def evidence(**anomalies: int) -> Evidence:
-    return Evidence(operations=10, sessions=4, unverifiable=1, server_errors=0,
-                    anomalies={kind.replace("_", "-"): n for kind, n in anomalies.items()})
+    counts = {kind.replace("_", "-"): n for kind, n in anomalies.items()}
+    return Evidence(operations=10, verdict=ANOMALIES_FOUND if any(counts.values()) else CONSISTENT,
+                    reason="from the checker", anomalies=counts)
 
 
 def test_a_store_without_expectation_is_reported_not_gated() -> None:
@@ -237,13 +295,14 @@ def test_lost_writes_gate_needs_a_lost_write_not_just_any_anomaly() -> None:
     assert caught.passed is True and "caught losing 3 writes" in caught.message
 
 
-def test_consistent_gate_needs_evidence_and_no_server_errors() -> None:
-    thin = Evidence(operations=279, sessions=10, unverifiable=6, server_errors=0)
-    assert judge(EXPECT_CONSISTENT, thin).passed is False
-    assert "only 4 of 10 sessions could be verified" in judge(EXPECT_CONSISTENT, thin).message
-    empty = Evidence(operations=279, sessions=0, unverifiable=0, server_errors=0)
-    assert judge(EXPECT_CONSISTENT, empty).passed is False
-    errors = Evidence(operations=279, sessions=10, unverifiable=0, server_errors=3)
+def test_gates_fail_on_an_inconclusive_run_with_the_checkers_reason() -> None:
+    reason = "4 of 10 sessions could be verified (at least 50% needed): 6 were left"
+    thin = Evidence(operations=279, verdict=INCONCLUSIVE, reason=reason)
+    for expected in (EXPECT_CONSISTENT, EXPECT_LOST_WRITES, EXPECT_ANOMALIES):
+        judged = judge(expected, thin)
+        assert judged.passed is False and judged.message.endswith(
+            f"but the run is inconclusive: {reason}")
+    errors = Evidence(operations=279, verdict=CONSISTENT, reason="no anomaly", server_errors=3)
     assert "answered 5xx 3 times" in judge(EXPECT_CONSISTENT, errors).message
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT
+from analysis.checker.evidence import DEFAULT_MIN_VERIFIED, Coverage, verdict
+from analysis.verdicts import combined
 
 JSON_FORMAT = 1
 EXAMPLES_KEPT = 5
@@ -56,6 +57,10 @@ class RunResult:
     server_errors: int = 0
     """Responses with a 5xx status: never anomalies (the outcome is unknown), but a store that
     claims consistency must not give any (``analysis.gates``)."""
+    coverage: Coverage = field(default_factory=Coverage)
+    min_verified: float = DEFAULT_MIN_VERIFIED
+    """Share of the sessions with an acknowledged write that must be verified to call the run
+    consistent (``--min-verified``)."""
     tallies: dict[str, Tally] = field(
         default_factory=lambda: {kind: Tally() for kind in ANOMALY_TYPES}
     )
@@ -67,8 +72,20 @@ class RunResult:
         return sum(tally.count for tally in self.tallies.values())
 
     @property
+    def counts(self) -> dict[str, int]:
+        return {kind: tally.count for kind, tally in self.tallies.items()}
+
+    def judged(self) -> tuple[str, str]:
+        """The verdict and the one line that says why (``analysis.checker.evidence``)."""
+        return verdict(self.counts, self.coverage, self.operations, self.min_verified)
+
+    @property
     def verdict(self) -> str:
-        return ANOMALIES_FOUND if self.anomaly_count else CONSISTENT
+        return self.judged()[0]
+
+    @property
+    def reason(self) -> str:
+        return self.judged()[1]
 
 
 class Findings:
@@ -102,6 +119,7 @@ class Findings:
 
 def run_to_json(result: RunResult) -> dict[str, Any]:
     """One run in the ``--json`` shape (``docs/checker.md``)."""
+    found, reason = result.judged()
     return {
         "run": result.name,
         "path": result.path,
@@ -111,7 +129,10 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
         "sessions": result.sessions,
         "unverifiable": result.unverifiable,
         "server_errors": result.server_errors,
-        "verdict": result.verdict,
+        "coverage": result.coverage.as_json(),
+        "min_verified": result.min_verified,
+        "verdict": found,
+        "reason": reason,
         "anomalies": {
             kind: {
                 "count": tally.count,
@@ -128,10 +149,9 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
 def to_json(runs: Sequence[dict[str, Any]], gates: Sequence[dict[str, Any]] = ()
             ) -> dict[str, Any]:
     """The whole ``--json`` document: the runs (each :func:`run_to_json`) and their gates."""
-    anomalous = any(run["verdict"] == ANOMALIES_FOUND for run in runs)
     return {
         "format": JSON_FORMAT,
-        "verdict": ANOMALIES_FOUND if anomalous else CONSISTENT,
+        "verdict": combined(run["verdict"] for run in runs),
         "gates": list(gates),
         "runs": list(runs),
     }

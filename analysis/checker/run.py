@@ -12,6 +12,7 @@ from typing import Any
 
 from analysis.checker.clients import check_cross_object, check_monotonic_writes
 from analysis.checker.context import Context
+from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.checker.explain import Clock
 from analysis.checker.lag import summarize
 from analysis.checker.model import LIST, SessionHistory, split_session
@@ -29,12 +30,20 @@ from analysis.history import LoadedRun, gc_paused
 log = logging.getLogger(__name__)
 
 
-def check_run(run: LoadedRun) -> RunResult:
-    """Check one run against every rule of docs/checker.md and return what was found."""
+def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED) -> RunResult:
+    """Check one run against every rule of docs/checker.md and return what was found.
+
+    ``min_verified`` is the share of sessions with an acknowledged write that must be verified
+    after settling for the run to be called consistent (``analysis.checker.evidence``).
+    """
     records = run.records
     result = RunResult(name=run.name, path=str(run.path), backend=run.backend, meta=run.meta,
                        operations=len(records),
-                       server_errors=sum(1 for r in records if (r.get("status") or 0) >= 500))
+                       server_errors=sum(1 for r in records if (r.get("status") or 0) >= 500),
+                       min_verified=min_verified, notes=list(run.warnings))
+    coverage = result.coverage
+    for record in records:
+        coverage.count(record)
     ctx = Context(
         records=records,
         clock=Clock(records),
@@ -48,8 +57,13 @@ def check_run(run: LoadedRun) -> RunResult:
             if not session.exists:
                 continue
             result.sessions += 1
-            if not check_session(session, ctx):
+            verifiable = check_session(session, ctx)
+            if not verifiable:
                 result.unverifiable += 1
+            if acknowledged_write(session, records):
+                coverage.written += 1
+                coverage.verified += verifiable
+                coverage.left += not verifiable and bool(session.leaves)
     result.lag_ms = summarize(ctx.lags_ns)
     log.debug("%s: %d operations, %d sessions, %d anomalies", run.path, result.operations,
               result.sessions, result.anomaly_count)
@@ -72,6 +86,14 @@ def check_session(session: SessionHistory, ctx: Context) -> bool:
     check_conflicting_answers(session, ctx)
     check_lost_session(session, ctx)
     return verifiable
+
+
+def acknowledged_write(session: SessionHistory, records: list[dict[str, Any]]) -> bool:
+    """Whether a create, an answer or a candidate of ``session`` was acknowledged: the sessions
+    whose verification the verdict counts."""
+    writes = [*session.creates, *session.answer.writes,
+              *(index for side in session.lists.values() for index in side.writes)]
+    return any(records[index]["type"] == "ok" for index in writes)
 
 
 def group_by_session(records: list[dict[str, Any]]) -> dict[Any, list[int]]:

@@ -67,6 +67,7 @@ def run_users(user_class: type, url: str, folder: Path, *, users: int, seconds: 
 
 @pytest.fixture
 def run_scenario(server: ServerProcess, tmp_path: Path) -> Callable[..., Run]:
-    def run(user_class: type, **kwargs: Any) -> Run:
-        return run_users(user_class, server.url, tmp_path, **kwargs)
+    """Run a scenario against the sqlite server, or against ``url=`` (another target)."""
+    def run(user_class: type, url: str | None = None, **kwargs: Any) -> Run:
+        return run_users(user_class, url or server.url, tmp_path, **kwargs)
     return run

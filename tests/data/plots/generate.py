@@ -269,6 +269,11 @@ def checked(name: str) -> dict:
     return {**entry, "path": name}
 
 
+LOCUST_FAILURES = {"kv": "Method,Name,Error,Occurrences\n"
+                         "POST,candidate,500: KV PUT failed: 429 Too Many Requests,2\n"}
+"""Locust's failure table (``--csv``) where a run had failures: kv's two refused writes."""
+
+
 def main() -> None:
     assert {kind for kinds in DESIGNED.values() for kind in kinds} == set(ANOMALY_TYPES)
     for name, records in build().items():
@@ -276,6 +281,8 @@ def main() -> None:
         (folder / "history").mkdir(parents=True, exist_ok=True)
         (folder / "locust").mkdir(exist_ok=True)
         (folder / "locust" / "README").write_text("Locust's output would be here.\n")
+        if name in LOCUST_FAILURES:
+            (folder / "locust" / "locust_failures.csv").write_text(LOCUST_FAILURES[name])
         meta = {"format": 1, "run": f"plots-{name}", "backend": name,
                 "target": "http://127.0.0.1:8080", "scenarios": ["pair"], "users": 4,
                 "spawn_rate": 4, "duration_s": 2, "settle_s": 0.5, "time_scale": TIME_SCALE,
