@@ -18,31 +18,21 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from server.app import create_app
-from server.stores import BACKENDS as STORES
+from server.stores import BACKENDS
 from support import ORIGIN, candidate
-from support.api import ANSWER, HEADERS, OFFER, SettingsFactory, call, create, poll
-
-BACKENDS = list(STORES)
-
-
-class ManualClock:
-    """Wall-clock time that a test moves by hand, to expire sessions without waiting."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        import time
-
-        return time.time() + self.offset
-
-    async def sleep(self, seconds: float) -> None:
-        import asyncio
-
-        await asyncio.sleep(0)
+from support.api import (
+    ANSWER,
+    HEADERS,
+    OFFER,
+    ManualClock,
+    SettingsFactory,
+    call,
+    create,
+    poll,
+)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from analysis.checker import check_run, run_to_json
-from analysis.gates import Expectation, GateError, evaluate
 from analysis.checker.lag import summarize
 from analysis.checker.result import EXAMPLES_KEPT, RunResult
+from analysis.gates import Expectation, GateError, evaluate
 from analysis.history import load_run
 from support import CHECKER_CASES
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api import BACKENDS, HEADERS, OFFER, ManualClock, call, create, make_settings
 
 from server.app import create_app
 from server.exhaustion import ExhaustionLog
 from server.payloads import MAX_CANDIDATE, MAX_LISTING_LIMIT
 from server.process import ServerProcess
+from server.stores import BACKENDS
 from support import ORIGIN
+from support.api import HEADERS, OFFER, ManualClock, SettingsFactory, call, create
 
 
 def fetch(url: str, *, method: str = "GET", body: bytes | None = None,
@@ -113,12 +114,12 @@ def test_listings_of_a_full_topic_hold_memory_and_health_latency(full_topic: Pat
         assert max(health_s) < 0.5, f"/health took up to {max(health_s):.3f} s"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", list(BACKENDS))
 async def test_listing_is_newest_first_bounded_by_limit_and_budget(
-    aiohttp_client: Any, tmp_path: Path, backend: str
+    aiohttp_client: Any, api_settings: SettingsFactory, backend: str
 ) -> None:
     clock = ManualClock()
-    client = await aiohttp_client(create_app(make_settings(tmp_path, backend), clock))
+    client = await aiohttp_client(create_app(api_settings(backend), clock))
     codes = []
     for _ in range(3):
         codes.append(await create(client))
@@ -131,7 +132,7 @@ async def test_listing_is_newest_first_bounded_by_limit_and_budget(
     status, body = await call(client, "GET", f"/room/sessions?limit={MAX_LISTING_LIMIT + 1}")
     assert status == 400 and "limit" in body["error"]
 
-    small = make_settings(tmp_path, backend, listing_budget=len(OFFER) + 200)
+    small = api_settings(backend, listing_budget=len(OFFER) + 200)
     client = await aiohttp_client(create_app(small, clock))
     for _ in range(3):
         await create(client, "small")

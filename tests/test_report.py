@@ -14,6 +14,7 @@ import pytest
 
 from analysis.__main__ import main
 from analysis.campaign import load_campaign
+from analysis.checker import ANOMALY_TYPES
 from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
 from analysis.report import build_summary
 from analysis.report_render import render_markdown
@@ -26,7 +27,6 @@ from analysis.verdicts import (
     NOT_GATED,
     PASSED,
 )
-from analysis.checker import ANOMALY_TYPES
 from support import FIXTURE_TIMELINES, PLOTS_COMPARISON, WrittenReport
 
 CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())

@@ -11,17 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api import BACKENDS, call, create, make_settings
 
 from server.app import create_app
 from server.process import ServerProcess
+from server.stores import BACKENDS
 from server.version import DISTRIBUTION, UNKNOWN, server_version
+from support.api import SettingsFactory, call, create
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_topics_is_the_listing_under_its_later_name(aiohttp_client: Any, tmp_path: Path,
+@pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_topics_is_the_listing_under_its_later_name(aiohttp_client: Any, api_settings: SettingsFactory,
                                                          backend: str) -> None:
-    client = await aiohttp_client(create_app(make_settings(tmp_path, backend)))
+    client = await aiohttp_client(create_app(api_settings(backend)))
     for topic in ("b", "a", "c", "a"):
         await create(client, topic)
     status, body = await call(client, "GET", "/topics?page=1&limit=2")
@@ -34,10 +35,10 @@ async def test_topics_is_the_listing_under_its_later_name(aiohttp_client: Any, t
     assert status == 400 and "limit" in body["error"]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_root_is_the_listing_and_carries_the_version(aiohttp_client: Any, tmp_path: Path,
+@pytest.mark.parametrize("backend", list(BACKENDS))
+async def test_root_is_the_listing_and_carries_the_version(aiohttp_client: Any, api_settings: SettingsFactory,
                                                           backend: str) -> None:
-    client = await aiohttp_client(create_app(make_settings(tmp_path, backend)))
+    client = await aiohttp_client(create_app(api_settings(backend)))
     await create(client, "room")
     status, body = await call(client, "GET", "/")
     assert status == 200

@@ -6,7 +6,9 @@ baselines show; both speak to the server through these helpers, so a request is 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,19 @@ from support import ORIGIN
 
 SettingsFactory = Callable[..., Settings]
 """``api_settings(backend, **overrides)``: the conftest fixture's settings for one app."""
+
+class ManualClock:
+    """Wall-clock time that a test moves by hand, to expire sessions without waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
 
 HEADERS = {"Origin": ORIGIN, "X-Client-Id": "client-1"}
 OFFER = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
