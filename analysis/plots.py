@@ -26,7 +26,8 @@ from analysis.timeline import Bar, Timeline
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
 OP_COLOURS = {"create": "#1971c2", "answer": "#9c36b5", "candidate": "#2f9e44",
               "poll": "#868e96", "list": "#f08c00", "leave": "#495057"}
-KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency"}
+KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency",
+              "partly modelled": "real storage latency plus a modelled D1 round trip (slept)"}
 LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
 TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
 SMALLEST_MS = 1e-3

@@ -151,8 +151,13 @@ class Settings:
         (), "comma-separated origins allowed by CORS; empty reflects any origin, as rondevu did"
     )
     time_scale: float = setting(
-        1.0, "wall seconds per model second of the KV model (0.1: ten times faster)",
-        check=positive,
+        1.0, "wall seconds per model second of the KV model and of rmw's D1 round trip (0.1: "
+        "ten times faster)", check=positive,
+    )
+    rmw_gap_ms: float = setting(
+        200.0, "model milliseconds the rmw store waits between reading a session and writing it "
+        "back: one D1 statement round trip from a Worker (a measured average of over 200 ms, "
+        "docs/baselines.md); 0 only yields to the event loop", check=non_negative,
     )
     log_level: str = setting("info", "logging level", choices=LOG_LEVELS)
     kv: KvSettings = group(KvSettings, prefix="kv")

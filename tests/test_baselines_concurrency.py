@@ -32,11 +32,13 @@ def kv_settle(settings: dict[str, Any]) -> float:
     return settings["kv"]["cache_ttl"] * settings["time_scale"] + SETTLE_MARGIN
 
 
-async def race(tmp_path: Path, backend: str, *extra: str) -> RaceResult:
+async def race(tmp_path: Path, backend: str, *extra: str, sessions: int = 100,
+               appends: int = 25, answers: int = 5, polls: int = 3) -> RaceResult:
     with ServerProcess(tmp_path / "race.db", backend=backend,
                        extra_args=["--time-scale", TIME_SCALE, *extra]) as server:
         settle = kv_settle(server.settings) if backend == "kv" else 0.0
-        result = await run_race(server.url, sessions=100, appends=25, answers=5, settle=settle)
+        result = await run_race(server.url, sessions=sessions, appends=appends, answers=answers,
+                                polls=polls, settle=settle)
     label = " ".join(extra) or "defaults"
     print(f"{backend} ({label}): lost writes {result.lost_writes}; {result.summary()}")
     return result
@@ -58,6 +60,20 @@ async def test_baseline_loses_acknowledged_writes(
     assert result.sessions_with_conflicting_answers > 0  # two answerers both told "connected"
     assert result.acknowledged_answers_not_stored > 0
     assert result.statuses[500] == 0
+
+
+async def test_rmw_racing_pairs_of_appends_on_fresh_sessions_lose_one(tmp_path: Path) -> None:
+    """rondevu's own D1 Worker, run locally, kept both of two concurrent appends to a fresh
+    session in 19 of 20 sessions (docs/baselines.md). Here: 20 sessions, a pair on each side, so
+    40 racing pairs, each of which loses at most one append. With the default D1 round trip
+    between read and write (200 model ms, 20 wall ms at time scale 0.1) both of a pair have read
+    the list before either writes it back, so every pair but a straggler loses one."""
+    result = await race(tmp_path, "rmw", sessions=20, appends=2, answers=0, polls=0)
+    pairs = 2 * result.sessions
+    kept_both = pairs - result.appends_lost
+    print(f"rmw (defaults): both appends kept in {kept_both} of {pairs} racing pairs")
+    assert result.appends_acknowledged == result.appends_sent
+    assert kept_both <= 2
 
 
 @pytest.mark.parametrize("mode,accepted", [("strict", 1), ("burst", 10)])

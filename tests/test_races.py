@@ -219,10 +219,31 @@ async def test_kv_topic_index_loses_an_offer_created_from_a_stale_edge(clock: Fa
 
 @pytest.fixture
 async def rmw_store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RmwStore]:
-    store = await rmw.open_store(Settings(db=tmp_path / "rmw.db"), clock)
-    store.gap = 1.0  # hold each update between its read and its write until the test moves time
+    # A round trip of a whole model second holds each update between its read and its write
+    # until the test moves time.
+    store = await rmw.open_store(Settings(db=tmp_path / "rmw.db", rmw_gap_ms=1000.0), clock)
     yield store
     await store.close()
+
+
+async def test_rmw_waits_one_d1_round_trip_scaled_like_the_kv_model(tmp_path: Path,
+                                                                     clock: FakeClock) -> None:
+    """The documented default (docs/baselines.md): 200 model ms, a tenth of that at 0.1."""
+    assert Settings().rmw_gap_ms == 200.0
+    store = await rmw.open_store(Settings(db=tmp_path / "gap.db", time_scale=0.1), clock)
+    try:
+        assert store.gap == pytest.approx(0.02)
+        await store.create(CALLER, code=CODE, topic="room", peer_id="p", offer="o")
+        started = clock.now()
+        racers = [asyncio.ensure_future(store.append_candidate(CALLER, CODE, Side.OFFERER, c))
+                  for c in ("cand-1", "cand-2")]
+        await clock.wait_for_sleepers(2)  # both read the empty list, then wait for "D1"
+        await clock.advance(0.02)
+        await asyncio.gather(*racers)
+        assert clock.now() - started == pytest.approx(0.02)
+        assert len((await store.get(CALLER, CODE)).offer_candidates) == 1  # one pair, one lost
+    finally:
+        await store.close()
 
 
 @pytest.fixture
