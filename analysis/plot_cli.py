@@ -142,8 +142,9 @@ def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
                          f"{run.label}: one {kind}, session {timeline.session}",
                          "Each row is one client; bars are operations from invocation to "
                          "completion. Outlined in red: the operations that prove the anomaly "
-                         "(dashed lines: when its writes were acknowledged). Hatched: failed or "
-                         "unknown outcome. " + timeline.explanation,
+                         "(dashed lines: when its writes were acknowledged). Cross-hatched in "
+                         "violet, for an erased answer: the write that carried the erasure. "
+                         "Hatched: failed or unknown outcome. " + timeline.explanation,
                          plots.timeline_figure(timeline)))
     return made
 
