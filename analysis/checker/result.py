@@ -40,7 +40,8 @@ CAUSES = (ERASED, OVERWRITTEN)
 """Why an acknowledged answer was lost (``analysis.checker.causes``): the session ended without
 it and without another answer taking its place, or another answer replaced it."""
 
-ERASERS = ("offerer-candidate", "answerer-candidate", "unknown")
+UNKNOWN_ERASER = "unknown"
+ERASERS = ("offerer-candidate", "answerer-candidate", UNKNOWN_ERASER)
 """What carried an erased answer's erasure: an ICE candidate update of either side (the culprit
 write), or no acknowledged write the checker can name."""
 
@@ -154,7 +155,7 @@ class Cause:
 
     cause: str
     culprit: int | None = None
-    eraser: str = "unknown"
+    eraser: str = UNKNOWN_ERASER
 
 
 def run_to_json(result: RunResult) -> dict[str, Any]:
