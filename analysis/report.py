@@ -14,9 +14,10 @@ from typing import Any
 
 from analysis import stats
 from analysis.campaign import Campaign, Run
+from analysis.checker.result import UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome
 from analysis.stores import describe, latency_kind
-from analysis.timeline import describe_op, lane_names
+from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 
 FORMAT = 1
 
@@ -69,6 +70,13 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
             "explanation": example.get("explanation", ""), "ops": rows}
 
 
+def answers_erased(check: Mapping[str, Any]) -> int:
+    """Acknowledged answers a stale ICE candidate update erased (the checker named the
+    candidate write that carried it): the seed's failure, in the seed's own terms."""
+    erased_by = check.get("anomalies", {}).get("lost-answer", {}).get("erased_by", {})
+    return sum(n for eraser, n in erased_by.items() if eraser != UNKNOWN_ERASER)
+
+
 def store_summary(run: Run, run_gate: Gate) -> dict[str, Any]:
     """Everything the report says about one run, under its gate."""
     check = run.check
@@ -97,6 +105,7 @@ def store_summary(run: Run, run_gate: Gate) -> dict[str, Any]:
                 for op, v in latencies.items()},
         "anomalies": anomalies, "anomaly_total": total,
         "lost_writes": evidence.lost_writes,
+        "answers_erased": answers_erased(check),
         "examples": [_example(example) for a in check.get("anomalies", {}).values()
                      for example in a.get("examples", [])],
         "lag_ms": check.get("lag_ms", {}),
@@ -130,5 +139,8 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "stores": stores,
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
                      for s in stores for kind in s["anomalies"]},
+        "erasures": sorted(({"store": s["store"], "count": s["answers_erased"]} for s in stores),
+                           key=lambda entry: -entry["count"]),
+        "erasure_plot": next((p for p in plots if p["name"] == ERASURE_TIMELINE), None),
         "plots": list(plots),
     }

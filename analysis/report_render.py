@@ -81,6 +81,12 @@ def store_sentence(store: Mapping[str, Any]) -> str:
             f"({parts}); {lost_words}.")
 
 
+def erasure_sentence(summary: Mapping[str, Any]) -> str:
+    """The seed's failure per store, in the seed's own terms (``analysis.report.answers_erased``)."""
+    counts = ", ".join(f"{e['count']} ({e['store']})" for e in summary["erasures"])
+    return f"Answers erased by stale ICE candidate updates: {counts}."
+
+
 def scale_sentence(scale: float) -> str:
     if scale == 1.0:
         return "Time scale 1: wall time and model time are the same; times are in ms."
@@ -208,6 +214,10 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     for store in summary["stores"]:
         parts.append(f"- {MARK[store['gate']['passed']]} {store_sentence(store)} "
                      f"Expectation: {store['gate']['message']}.")
+    parts += ["", erasure_sentence(summary)]
+    picture = summary["erasure_plot"]
+    if picture is not None:
+        parts += ["", f"![{picture['title']}]({picture['png']})"]
     parts += ["", scale_sentence(scale), ""]
     parts += [markdown_table(table) for table in comparison_tables(summary)] + [LOST_WORDS, ""]
     for store in summary["stores"]:
@@ -270,7 +280,7 @@ def html_table(table: Table) -> str:
             f"<tbody>{body}</tbody></table></div>")
 
 
-def _verdict_html(summary: Mapping[str, Any]) -> str:
+def _verdict_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     items = []
     for store in summary["stores"]:
         passed = store["gate"]["passed"]
@@ -282,7 +292,21 @@ def _verdict_html(summary: Mapping[str, Any]) -> str:
     css = "pass" if summary["verdict"] == PASSED else "fail"
     return (f'<section id="verdict" class="verdict {css}"><p class="headline">'
             f"{html.escape(headline(summary))}</p><ul>{''.join(items)}</ul>"
+            f'<p id="erasures"><strong>{html.escape(erasure_sentence(summary))}</strong></p>'
+            f"{_erasure_figure(summary, images)}"
             f"<p>{html.escape(scale_sentence(summary['time_scale']))}</p></section>")
+
+
+def _figure(plot: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    return (f'<figure id="plot-{html.escape(plot["name"])}"><h3>{html.escape(plot["title"])}</h3>'
+            f'<img alt="{html.escape(plot["title"])}" src="data:image/png;base64,'
+            f'{base64.b64encode(images[plot["name"]]).decode("ascii")}">'
+            f"<figcaption>{html.escape(plot['caption'])}</figcaption></figure>")
+
+
+def _erasure_figure(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    picture = summary["erasure_plot"]
+    return "" if picture is None else _figure(picture, images)
 
 
 def _examples_html(summary: Mapping[str, Any]) -> str:
@@ -329,12 +353,8 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
         f"<li><strong>{html.escape(s['store'])}</strong>: {html.escape(s['description'])} "
         f"(storage latency {html.escape(s['latency'])}).</li>" for s in summary["stores"])
     tables = "".join(_store_html(s, scale) for s in summary["stores"])
-    figures = "".join(
-        f'<figure id="plot-{html.escape(p["name"])}"><h3>{html.escape(p["title"])}</h3>'
-        f'<img alt="{html.escape(p["title"])}" src="data:image/png;base64,'
-        f'{base64.b64encode(images[p["name"]]).decode("ascii")}">'
-        f"<figcaption>{html.escape(p['caption'])}</figcaption></figure>"
-        for p in summary["plots"])
+    first = summary["erasure_plot"]  # shown on the first screen instead
+    figures = "".join(_figure(p, images) for p in summary["plots"] if p != first)
     script = CHECK_SCRIPT.replace("EXPECTED_IMAGES", str(len(summary["plots"])))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -345,7 +365,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
 <h1>{html.escape(TITLE)}</h1>
 <p class="sub">Comparison folder <code>{html.escape(summary['campaign'])}</code>; anomalies from
 {html.escape(summary['check_source'])}.</p>
-{_verdict_html(summary)}
+{_verdict_html(summary, images)}
 <nav>Sections: <a href="#stores">stores compared</a> · <a href="#tables">per store</a> ·
 <a href="#plots">plots</a> · <a href="#explanations">anomalies explained</a> ·
 <a href="#settings">settings</a></nav>

@@ -15,6 +15,9 @@ from typing import Any
 from analysis.history import READS, WRITES, LoadedRun
 from analysis.stats import NS_PER_MS
 
+ERASURE_TIMELINE = "erased-answer"
+"""The figure of one session whose acknowledged answer a stale ICE candidate update erased,
+which the report shows on its first screen (``analysis.plot_cli.erasure_figures``)."""
 MAX_LANES = 8
 SHORT_TOKEN = 6
 SHORT_LIST = 4

@@ -99,6 +99,12 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
     assert stores["kv"]["lag_ms"] == {"count": 15, "p50": 0.0, "p90": 236.0, "p95": 296.5,
                                       "p99": 296.5, "max": 296.5}
     assert stores["kv"]["latency"] == "modelled" and stores["sqlite"]["latency"] == "real"
+    assert stores["rmw"]["latency"] == "partly modelled"
+    # k1's answer erased by the offerer's candidate; rmw's ar3 overwritten, not erased.
+    assert summary["erasures"] == [{"store": "kv", "count": 1}, {"store": "rmw", "count": 0},
+                                   {"store": "sqlite", "count": 0}]
+    assert summary["erasure_plot"]["name"] == "erased-answer"
+    assert summary["erasure_plot"]["title"].startswith("kv: an acknowledged answer erased")
     # every kv answer: 50 -> 59 ms after its session's start; exact, from the history.
     assert stores["kv"]["ops"]["answer"]["client_ms"]["p50"] == pytest.approx(9.0)
     assert stores["kv"]["ops"]["candidate"]["info"] == 2  # the two refused with a 500
@@ -122,6 +128,10 @@ def test_markdown_states_the_verdict_then_the_tables(written: WrittenReport) -> 
            "1 lost-answer, 1 conflicting-answers); 2 writes lost outright." in text
     assert "sqlite is consistent: no anomaly in 29 operations over 2 sessions." in text
     assert "Time scale 0.1: one wall second stands for 10 model seconds" in text
+    erasures = ("Answers erased by stale ICE candidate updates: 1 (kv), 0 (rmw), 0 (sqlite).\n\n"
+                "![kv: an acknowledged answer erased by a stale ICE candidate update, session k1]"
+                "(plots/erased-answer.png)\n")
+    assert erasures in text and text.index(erasures) < text.index("Time scale 0.1")
     assert "| lost-answer | 1 (1) | 1 (1) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
     assert "| duplicate | 1 (1) | 0 (0) | 0 (0) |" in text
     rows = [line for line in text.splitlines() if line.split(" | ")[0][2:] in ANOMALY_TYPES]
@@ -140,6 +150,11 @@ def test_html_is_self_contained_with_every_plot_embedded(written: WrittenReport)
     assert verdict < page.index('id="tables"') < page.index('id="plots"') \
         < page.index('id="explanations"') < page.index('id="settings"')
     assert "PASS: every store behaved as expected" in page[verdict:verdict + 400]
+    first_screen = page[verdict:page.index("</section>", verdict)]
+    assert ("<strong>Answers erased by stale ICE candidate updates: 1 (kv), 0 (rmw), "
+            "0 (sqlite).</strong>") in first_screen
+    assert first_screen.count("<img ") == 1 and 'id="plot-erased-answer"' in first_screen
+    assert page.count('id="plot-erased-answer"') == 1  # not repeated among the plots
     assert "cache_ttl" in page and "plots-kv" in page  # every store's meta.json
 
 
