@@ -253,9 +253,9 @@ def timeline_figure(timeline: Timeline) -> Figure:
 
     Proving operations carry a label (the token written, or what a poll read), and so do the
     session's creates and answers; the culprit of an erased answer (the write that carried the
-    erasure) is outlined in violet and cross-hatched instead, with a legend entry of its own; the moments proving writes were acknowledged are dashed
-    lines, so "a read that began after the acknowledgement and did not show it" can be seen
-    rather than taken on trust. When the final reads come long after the load (the settle
+    erasure) is outlined in violet and cross-hatched instead, with a legend entry of its own.
+    The moments proving writes were acknowledged are dashed lines, so "a read that began after
+    the acknowledgement and did not show it" can be seen rather than taken on trust. When the final reads come long after the load (the settle
     time), they get a panel of their own on the right, so the load is not squeezed to a sliver.
     """
     windows = time_windows(timeline.bars)

@@ -82,7 +82,7 @@ def store_sentence(store: Mapping[str, Any]) -> str:
 
 
 def erasure_sentence(summary: Mapping[str, Any]) -> str:
-    """The seed's failure per store, in the seed's own terms (``analysis.report.answers_erased``)."""
+    """The seed's failure per store, in its own terms (``analysis.report.answers_erased``)."""
     counts = ", ".join(f"{e['count']} ({e['store']})" for e in summary["erasures"])
     return f"Answers erased by stale ICE candidate updates: {counts}."
 

@@ -2,8 +2,9 @@
 
 The offerer creates a session in a topic of its own; ``--answerers`` answerers list the topic on
 their discovery timer (one phase for all, so they find it together) until they find it, then
-all post their answers at once (an answer carries no candidates here, whatever ``--trickle``), and every answerer polls (the offerer's side,
-where the answer is) until it learns which answer won. A consistent server accepts one answer
+all post their answers at once (an answer carries no candidates here, whatever ``--trickle``),
+and every answerer polls (the offerer's side, where the answer is) until it learns which answer
+won. A consistent server accepts one answer
 and refuses the others with 409, which is counted as a Locust success here (the protocol working);
 the history records it as ``fail``. Select with ``AnswerRace`` or ``--tags race``.
 """
