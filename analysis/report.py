@@ -61,11 +61,14 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
     for op in ops:
         origins[op.get("host")] = min(origins.get(op.get("host"), int(op["t0"])), int(op["t0"]))
     lanes = lane_names(str(op.get("client")) for op in ops)
+    culprit = example.get("culprit") or {}
     rows = [{"where": f"{op.get('file', '?')}:{op.get('line', '?')}",
              "client": lanes[str(op.get("client"))],
              "start_ms": (int(op["t0"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "end_ms": (int(op["t1"]) - origins[op.get("host")]) / stats.NS_PER_MS,
-             "what": describe_op(op)} for op in ops]
+             "what": ("culprit: " if (op.get("file"), op.get("line"))
+                      == (culprit.get("file"), culprit.get("line")) else "") + describe_op(op)}
+            for op in ops]
     return {"type": example.get("type"), "session": example.get("session"),
             "explanation": example.get("explanation", ""), "ops": rows}
 

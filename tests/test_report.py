@@ -117,6 +117,11 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
     example = stores["rmw"]["examples"][0]
     assert [op["where"] for op in example["ops"]] == [
         "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:30"]
+    erased = next(e for e in stores["kv"]["examples"] if e["type"] == "lost-answer")
+    assert [(op["where"], op["what"]) for op in erased["ops"]] == [
+        ("history/h1-boot1-100.jsonl:2", "answer ak1"),
+        ("history/h1-boot1-100.jsonl:53", "poll final answer=null []"),
+        ("history/h1-boot1-100.jsonl:3", "culprit: candidate ck1a")]
 
 
 def test_markdown_states_the_verdict_then_the_tables(written: WrittenReport) -> None:
