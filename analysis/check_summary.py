@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.checker.result import RunResult
+from analysis.checker.result import ERASED, RunResult
 from analysis.gates import Gate
 
 
@@ -25,6 +25,9 @@ def format_run(result: RunResult, examples: int = 3) -> str:
     lines.append(f"  {'anomaly'.ljust(width)}  {'count':>7}  {'sessions':>8}")
     for kind, tally in result.tallies.items():
         lines.append(f"  {kind.ljust(width)}  {tally.count:>7}  {len(tally.sessions):>8}")
+    for kind, tally in result.tallies.items():
+        if tally.by_cause and tally.count:
+            lines.append(f"  {kind} by cause: " + format_causes(tally.by_cause, tally.erased_by))
     lines.append("  visibility lag (ms): " + format_lag(result.lag_ms))
     for note in result.notes:
         lines.append(f"  note: {note}")
@@ -39,6 +42,13 @@ def format_run(result: RunResult, examples: int = 3) -> str:
             lines.append(textwrap.fill(text, width=100, initial_indent="    - ",
                                        subsequent_indent="      "))
     return "\n".join(lines)
+
+
+def format_causes(by_cause: dict[str, int], erased_by: dict[str, int]) -> str:
+    """``3 erased (by offerer-candidate 2, answerer-candidate 1, unknown 0), 5 overwritten``."""
+    erasers = ", ".join(f"{eraser} {n}" for eraser, n in erased_by.items())
+    return ", ".join(f"{n} {cause}" + (f" (by {erasers})" if cause == ERASED else "")
+                     for cause, n in by_cause.items())
 
 
 def format_lag(lag: dict[str, Any]) -> str:

@@ -23,8 +23,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from analysis import plots, stats  # noqa: E402
 from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
 from analysis.check_cli import add_min_verified  # noqa: E402
+from analysis.checker.result import ERASED  # noqa: E402
 from analysis.stores import latency_kind  # noqa: E402
-from analysis.timeline import session_timeline  # noqa: E402
+from analysis.timeline import ERASURE_TIMELINE, session_timeline  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,12 @@ def latency_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     return made
 
 
+TIMELINE_CAPTION = ("Each row is one client; bars are operations from invocation to completion. "
+                    "Outlined in red: the operations that prove the anomaly (dashed lines: when "
+                    "its writes were acknowledged). Cross-hatched in violet, for an erased "
+                    "answer: the write that carried the erasure. Hatched: failed or unknown "
+                    "outcome. ")
+
 def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """A timeline of the first example of every anomaly type found, per store."""
     made = []
@@ -142,12 +149,24 @@ def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
             timeline = session_timeline(run.loaded, examples[0], run.label, scale)
             made.append((f"timeline-{slug(run.label)}-{slug(kind)}",
                          f"{run.label}: one {kind}, session {timeline.session}",
-                         "Each row is one client; bars are operations from invocation to "
-                         "completion. Outlined in red: the operations that prove the anomaly "
-                         "(dashed lines: when its writes were acknowledged). Hatched: failed or "
-                         "unknown outcome. " + timeline.explanation,
+                         TIMELINE_CAPTION + timeline.explanation,
                          plots.timeline_figure(timeline)))
     return made
+
+
+def erasure_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
+    """The timeline of the first erased answer whose culprit the checker named (the first
+    store that has one), or nothing."""
+    for run in campaign.runs:
+        for example in run.check.get("anomalies", {}).get("lost-answer", {}).get("examples", []):
+            if example.get("cause") == ERASED and example.get("culprit"):
+                timeline = session_timeline(run.loaded, example, run.label, scale)
+                return [(ERASURE_TIMELINE,
+                         f"{run.label}: an acknowledged answer erased by a stale ICE candidate "
+                         f"update, session {timeline.session}",
+                         TIMELINE_CAPTION + timeline.explanation,
+                         plots.timeline_figure(timeline))]
+    return []
 
 
 def figures(campaign: Campaign, bucket_s: float | None = None) -> list[NamedFigure]:
@@ -175,6 +194,7 @@ def figures(campaign: Campaign, bucket_s: float | None = None) -> list[NamedFigu
          plots.lag_figure({run.label: run.check.get("lag_ms", {}) for run in campaign.runs},
                           scale)),
         *timeline_figures(campaign, scale),
+        *erasure_figures(campaign, scale),
     ]
 
 

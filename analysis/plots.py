@@ -26,13 +26,18 @@ from analysis.timeline import Bar, Timeline
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
 OP_COLOURS = {"create": "#1971c2", "answer": "#9c36b5", "candidate": "#2f9e44",
               "poll": "#868e96", "list": "#f08c00", "leave": "#495057"}
-KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency"}
+KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency",
+              "partly modelled": "real storage latency plus a modelled D1 round trip (slept)"}
 LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
 TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
 SMALLEST_MS = 1e-3
 PANELS_PER_ROW = 3
 #: Operations labelled in a timeline even when they prove nothing: what the session is about.
 LABELLED_CONTEXT = frozenset({"create", "answer"})
+PROOF_COLOUR = "#e03131"
+PROOF_TEXT = "#c92a2a"
+CULPRIT_COLOUR = "#7048e8"
+"""The write that carried an erasure: violet and cross-hatched, apart from the red proof."""
 
 
 def short_number(value: float) -> str:
@@ -224,21 +229,23 @@ def _draw_session(ax, timeline: Timeline, shortest: float) -> None:
     for bar in timeline.bars:
         y = rows[bar.lane]
         colour = OP_COLOURS.get(bar.op, "#343a40")
+        outline = CULPRIT_COLOUR if bar.culprit else PROOF_COLOUR if bar.proving else colour
+        text = CULPRIT_COLOUR if bar.culprit else PROOF_TEXT
         ax.barh(y, max(bar.end_ms - bar.start_ms, shortest), left=bar.start_ms, height=0.6,
-                color=colour, alpha=1.0 if bar.proving else 0.35,
-                edgecolor="#e03131" if bar.proving else colour,
+                color=colour, alpha=1.0 if bar.proving else 0.35, edgecolor=outline,
                 linewidth=2.5 if bar.proving else 0.5,
-                hatch="//" if bar.type != "ok" else None)
+                hatch="xx" if bar.culprit else "//" if bar.type != "ok" else None)
         if bar.proving or (bar.op in LABELLED_CONTEXT and not bar.lane.startswith("other ")):
-            ax.annotate(bar.label, (bar.end_ms, y), xytext=(4, 9 if bar.proving else -11),
+            label = f"culprit: {bar.label}" if bar.culprit else bar.label
+            ax.annotate(label, (bar.end_ms, y), xytext=(4, 9 if bar.proving else -11),
                         textcoords="offset points", fontsize=8, annotation_clip=True,
                         in_layout=False,
                         fontweight="bold" if bar.proving else "normal",
-                        color="#c92a2a" if bar.proving else "#343a40")
+                        color=text if bar.proving else "#343a40")
         if bar.proving and bar.op not in READS and bar.type == "ok":
-            ax.axvline(bar.end_ms, color="#e03131", linestyle="--", linewidth=1)
+            ax.axvline(bar.end_ms, color=outline, linestyle="--", linewidth=1)
             ax.annotate(f"{bar.label} acknowledged", (bar.end_ms, -0.65), xytext=(3, 0),
-                        textcoords="offset points", fontsize=7, color="#c92a2a", va="center",
+                        textcoords="offset points", fontsize=7, color=text, va="center",
                         annotation_clip=True, in_layout=False)
 
 
@@ -246,9 +253,10 @@ def timeline_figure(timeline: Timeline) -> Figure:
     """A session's operations per client as bars in time, the proving ones outlined and named.
 
     Proving operations carry a label (the token written, or what a poll read), and so do the
-    session's creates and answers; the moments proving writes were acknowledged are dashed
-    lines, so "a read that began after the acknowledgement and did not show it" can be seen
-    rather than taken on trust. When the final reads come long after the load (the settle
+    session's creates and answers; the culprit of an erased answer (the write that carried the
+    erasure) is outlined in violet and cross-hatched instead, with a legend entry of its own.
+    The moments proving writes were acknowledged are dashed lines, so "a read that began after
+    the acknowledgement and did not show it" can be seen rather than taken on trust. When the final reads come long after the load (the settle
     time), they get a panel of their own on the right, so the load is not squeezed to a sliver.
     """
     windows = time_windows(timeline.bars)
@@ -275,8 +283,11 @@ def timeline_figure(timeline: Timeline) -> Figure:
         axes[1].set_xlabel("wall ms")
     present = list(dict.fromkeys(bar.op for bar in timeline.bars))
     legend = [Patch(color=OP_COLOURS.get(op, "#343a40"), alpha=0.6, label=op) for op in present]
-    legend.append(Patch(facecolor="white", edgecolor="#e03131", linewidth=2.5,
+    legend.append(Patch(facecolor="white", edgecolor=PROOF_COLOUR, linewidth=2.5,
                         label="proves the anomaly"))
+    if any(bar.culprit for bar in timeline.bars):
+        legend.append(Patch(facecolor="white", edgecolor=CULPRIT_COLOUR, linewidth=2.5,
+                            hatch="xx", label="culprit: the write that carried the erasure"))
     fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncols=len(legend))
     explanation = textwrap.fill(timeline.explanation, 130)
     fig.suptitle(f"{timeline.store}: {timeline.anomaly} in session {timeline.session}\n"

@@ -23,9 +23,10 @@ from typing import Any
 from analysis import artifacts, stats
 from analysis.availability import availability
 from analysis.campaign import Campaign, Run
+from analysis.checker.result import UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
 from analysis.stores import describe, latency_kind
-from analysis.timeline import describe_op, lane_names
+from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 from analysis.verdicts import (
     ANOMALIES_FOUND,
     EXIT_GATE_FAILED,
@@ -82,13 +83,23 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
     for op in ops:
         origins[op.get("host")] = min(origins.get(op.get("host"), int(op["t0"])), int(op["t0"]))
     lanes = lane_names(str(op.get("client")) for op in ops)
+    culprit = example.get("culprit") or {}
     rows = [{"where": f"{op.get('file', '?')}:{op.get('line', '?')}",
              "client": lanes[str(op.get("client"))],
              "start_ms": (int(op["t0"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "end_ms": (int(op["t1"]) - origins[op.get("host")]) / stats.NS_PER_MS,
-             "what": describe_op(op)} for op in ops]
+             "what": ("culprit: " if (op.get("file"), op.get("line"))
+                      == (culprit.get("file"), culprit.get("line")) else "") + describe_op(op)}
+            for op in ops]
     return {"type": example.get("type"), "session": example.get("session"),
             "explanation": example.get("explanation", ""), "ops": rows}
+
+
+def answers_erased(check: Mapping[str, Any]) -> int:
+    """Acknowledged answers a stale ICE candidate update erased (the checker named the
+    candidate write that carried it): the seed's failure, in the seed's own terms."""
+    erased_by = check.get("anomalies", {}).get("lost-answer", {}).get("erased_by", {})
+    return sum(n for eraser, n in erased_by.items() if eraser != UNKNOWN_ERASER)
 
 
 def _availability_json(run: Run) -> dict[str, Any]:
@@ -140,6 +151,7 @@ def store_summary(run: Run, run_gate: Gate, output: Path | None = None,
         "links": artifacts.links(run.path, output, check_json) if output is not None else [],
         "settling": run.meta.get("settling"),
         "unsupported": dict(run.meta.get("unsupported") or {}),
+        "answers_erased": answers_erased(check),
         "examples": [_example(example) for a in check.get("anomalies", {}).values()
                      for example in a.get("examples", [])],
         "lag_ms": check.get("lag_ms", {}),
@@ -342,5 +354,8 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "stores": stores,
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
                      for s in stores for kind in s["anomalies"]},
+        "erasures": sorted(({"store": s["store"], "count": s["answers_erased"]} for s in stores),
+                           key=lambda entry: -entry["count"]),
+        "erasure_plot": next((p for p in plots if p["name"] == ERASURE_TIMELINE), None),
         "plots": list(plots),
     }

@@ -38,6 +38,12 @@ class Table:
     rows: Sequence[Sequence[str]]
 
 
+def erasure_sentence(summary: Mapping[str, Any]) -> str:
+    """The seed's failure per store, in its own terms (``analysis.report.answers_erased``)."""
+    counts = ", ".join(f"{e['count']} ({e['store']})" for e in summary["erasures"])
+    return f"Answers erased by stale ICE candidate updates: {counts}."
+
+
 def scale_sentence(scale: float) -> str:
     if scale == 1.0:
         return "Time scale 1: wall time and model time are the same; times are in ms."
@@ -210,8 +216,12 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     parts = [f"# {TITLE}: {summary['headline']}", ""]
     parts += [f"- {TONE_MARK[v['tone']]} {v['text']}" for v in summary["verdicts"]]
     parts += ["", markdown_table(first_screen_table(summary))]
+    parts += ["", erasure_sentence(summary)]
+    picture = summary["erasure_plot"]
+    if picture is not None:
+        parts += ["", f"![{picture['title']}]({picture['png']})"]
     gates = gate_lines(summary)
-    parts += [f"**{gates[0]}**", ""] + [f"- {line}" for line in gates[1:]]
+    parts += ["", f"**{gates[0]}**", ""] + [f"- {line}" for line in gates[1:]]
     parts += ["", scale_sentence(scale), ""]
     parts += [markdown_table(table) for table in comparison_tables(summary)] + [LOST_WORDS, ""]
     for store in summary["stores"]:
@@ -299,7 +309,7 @@ def _first_screen_html(summary: Mapping[str, Any]) -> str:
             f"{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
-def _verdict_html(summary: Mapping[str, Any]) -> str:
+def _verdict_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
     """The first screen: each store's verdict in a user's words, the first table, and the
     harness's gates on a line of their own."""
     verdicts = "".join(
@@ -310,9 +320,23 @@ def _verdict_html(summary: Mapping[str, Any]) -> str:
     gate_items = "".join(f"<li>{html.escape(text)}</li>" for text in gates)
     return (f'<section id="verdict" class="verdict"><ul class="stores">{verdicts}</ul>'
             f"{_first_screen_html(summary)}"
+            f'<p id="erasures"><strong>{html.escape(erasure_sentence(summary))}</strong></p>'
+            f"{_erasure_figure(summary, images)}"
             f'<div class="gates {outcome}"><p class="gates-line">{html.escape(line)}</p>'
             f"<ul>{gate_items}</ul></div>"
             f"<p>{html.escape(scale_sentence(summary['time_scale']))}</p></section>")
+
+
+def _figure(plot: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    return (f'<figure id="plot-{html.escape(plot["name"])}"><h3>{html.escape(plot["title"])}</h3>'
+            f'<img alt="{html.escape(plot["title"])}" src="data:image/png;base64,'
+            f'{base64.b64encode(images[plot["name"]]).decode("ascii")}">'
+            f"<figcaption>{html.escape(plot['caption'])}</figcaption></figure>")
+
+
+def _erasure_figure(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    picture = summary["erasure_plot"]
+    return "" if picture is None else _figure(picture, images)
 
 
 def _examples_html(summary: Mapping[str, Any]) -> str:
@@ -362,12 +386,8 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
         f"<li><strong>{html.escape(s['store'])}</strong>: {html.escape(s['description'])} "
         f"(storage latency {html.escape(s['latency'])}).</li>" for s in summary["stores"])
     tables = "".join(_store_html(s, scale) for s in summary["stores"])
-    figures = "".join(
-        f'<figure id="plot-{html.escape(p["name"])}"><h3>{html.escape(p["title"])}</h3>'
-        f'<img alt="{html.escape(p["title"])}" src="data:image/png;base64,'
-        f'{base64.b64encode(images[p["name"]]).decode("ascii")}">'
-        f"<figcaption>{html.escape(p['caption'])}</figcaption></figure>"
-        for p in summary["plots"])
+    first = summary["erasure_plot"]  # shown on the first screen instead
+    figures = "".join(_figure(p, images) for p in summary["plots"] if p != first)
     script = CHECK_SCRIPT.replace("EXPECTED_IMAGES", str(len(summary["plots"])))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -378,7 +398,7 @@ def render_html(summary: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
 <h1>{html.escape(TITLE)}</h1>
 <p class="sub">Comparison folder <code>{html.escape(summary['campaign'])}</code>; anomalies from
 {html.escape(summary['check_source'])}.</p>
-{_verdict_html(summary)}
+{_verdict_html(summary, images)}
 <nav>Sections: <a href="#stores">stores compared</a> · <a href="#tables">per store</a> ·
 <a href="#plots">plots</a> · <a href="#explanations">anomalies explained</a> ·
 <a href="#settings">settings</a></nav>

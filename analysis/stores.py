@@ -19,7 +19,8 @@ def describe(backend: str, target: str | None = None) -> str:
 
 
 def latency_kind(backend: str) -> str:
-    """``modelled`` for a store whose storage latency is slept by a model, else ``real``."""
+    """How a store's storage latency arises (``server.stores.Backend.latency``); ``real`` for a
+    server the harness did not start."""
     return BACKENDS[backend].latency if backend in BACKENDS else "real"
 
 

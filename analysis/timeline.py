@@ -15,6 +15,9 @@ from typing import Any
 from analysis.history import READS, WRITES, LoadedRun
 from analysis.stats import NS_PER_MS
 
+ERASURE_TIMELINE = "erased-answer"
+"""The figure of one session whose acknowledged answer a stale ICE candidate update erased,
+which the report shows on its first screen (``analysis.plot_cli.erasure_figures``)."""
 MAX_LANES = 8
 SHORT_TOKEN = 6
 SHORT_LIST = 4
@@ -32,6 +35,8 @@ class Bar:
     label: str
     proving: bool
     final: bool = False
+    culprit: bool = False
+    """The write that carried an erased answer's erasure (the checker's ``culprit``)."""
 
 
 @dataclass
@@ -108,7 +113,7 @@ def lanes_for(records: Sequence[Mapping[str, Any]], proving: Sequence[bool]) -> 
 
 def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
                      time_scale: float = 1.0) -> Timeline:
-    """The timeline of ``example``'s session, its proving operations marked.
+    """The timeline of ``example``'s session, its proving operations and culprit marked.
 
     The checker cites each proving operation with its history ``file`` and ``line``, which is
     how they are found among the run's records; one from outside the session (another
@@ -117,16 +122,18 @@ def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
     """
     session = example.get("session")
     cited = {(op.get("file"), op.get("line")): op for op in example.get("ops", [])}
-    chosen: list[tuple[Mapping[str, Any], bool]] = []
+    named = example.get("culprit") or {}
+    culprit = (named.get("file"), named.get("line")) if named else None
+    chosen: list[tuple[Mapping[str, Any], bool, bool]] = []  # record, proves, is the culprit
     for index, record in enumerate(run.records):
         if record.get("session") == session:
             where = run.origin(index)
-            chosen.append((record, where in cited))
+            chosen.append((record, where in cited, where == culprit))
             cited.pop(where, None)
-    chosen += [(op, True) for op in cited.values()]
-    chosen.sort(key=lambda pair: (int(pair[0]["t0"]), int(pair[0]["t1"])))
-    records = [record for record, _ in chosen]
-    proving = [proves for _, proves in chosen]
+    chosen += [(op, True, (op.get("file"), op.get("line")) == culprit) for op in cited.values()]
+    chosen.sort(key=lambda entry: (int(entry[0]["t0"]), int(entry[0]["t1"])))
+    records = [record for record, _, _ in chosen]
+    proving = [proves for _, proves, _ in chosen]
     origin: dict[Any, int] = {}
     for record in records:
         origin.setdefault(record.get("host"), int(record["t0"]))
@@ -136,8 +143,8 @@ def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
             start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
             end_ms=(int(r["t1"]) - origin[r.get("host")]) / NS_PER_MS,
             type=str(r.get("type")), label=describe_op(r, short=True), proving=proves,
-            final=bool(r.get("final")))
-        for r, proves in zip(records, proving)
+            final=bool(r.get("final")), culprit=is_culprit)
+        for r, proves, is_culprit in chosen
     ]
     order = list(dict.fromkeys(lanes.values()))
     order.sort(key=lambda lane: lane.startswith("other "))

@@ -14,43 +14,39 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
 from gevent.pool import Group
 
+from loadtests._gathering import Gathered
 from loadtests._peer import Peer
-from loadtests._sdp import IceCredentials, candidate_kind, ice_candidate
-from loadtests._tokens import TokenSource
-
-# Fractions of the gathering window in which each kind of candidate turns up.
-_GATHERING = {"host": (0.0, 0.1), "srflx": (0.1, 0.5), "relay": (0.4, 1.0)}
 
 
 class Trickle:
-    """One side's candidates, each sent at its gathering time, fire-and-forget."""
+    """One side's candidates, each sent at its gathering time, fire-and-forget.
 
-    def __init__(self, peer: Peer, code: str, side: str, ice: IceCredentials, count: int,
-                 window_s: float, tokens: TokenSource, rng: random.Random, group: Group) -> None:
+    ``gathered`` (``loadtests._gathering``) is what to send; empty when the candidates travel
+    inside the SDP (``--trickle off``), and then there is nothing to wait for.
+    """
+
+    def __init__(self, peer: Peer, code: str, side: str, gathered: Sequence[Gathered],
+                 group: Group) -> None:
         self.acked: list[str] = []
         self.done = Event()
-        self._pending = count
-        if count == 0:
+        self._pending = len(gathered)
+        if not gathered:
             self.done.set()
-        for index in range(count):
-            kind = candidate_kind(index, count)
-            low, high = _GATHERING[kind]
-            token = tokens.next()
-            value = ice_candidate(token, ice, kind, index, rng)
-            delay = rng.uniform(low, high) * window_s
-            group.add(gevent.spawn_later(delay, self._send, peer, code, side, value, token))
+        for candidate in gathered:
+            group.add(gevent.spawn_later(candidate.at_s, self._send, peer, code, side,
+                                         candidate))
 
-    def _send(self, peer: Peer, code: str, side: str, value: str, token: str) -> None:
+    def _send(self, peer: Peer, code: str, side: str, candidate: Gathered) -> None:
         try:
-            if peer.candidate(code, side, value, token).ok:
-                self.acked.append(token)
+            if peer.candidate(code, side, candidate.value, candidate.token).ok:
+                self.acked.append(candidate.token)
         finally:
             self._pending -= 1
             if self._pending == 0:

@@ -108,9 +108,8 @@ def build_meta(*, options: LoadOptions, config: dict[str, Any] | None, host: str
         },
         "client": {
             "poll_interval_s": options.poll_interval_s,
-            "gather_window_s": options.gather_window_s,
-            "candidates": list(options.candidates),
-            "answer_delay_s": list(options.answer_delay_s),
+            "candidates": {kind: list(span) for kind, span in options.candidates.items()},
+            "trickle": options.trickle,
             "answerers": options.answerers,
             "connection_timeout_s": options.connection_timeout_s,
             "origin": options.origin,

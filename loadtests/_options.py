@@ -20,7 +20,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from loadtests._gathering import COUNTS, KINDS
+
 DEFAULT_ORIGIN = "https://loadtest.invalid"
+DEFAULT_CANDIDATES = ",".join(f"{kind}={low}-{high}" for kind, (low, high) in COUNTS.items())
 SETTLE_MODES = ("fixed", "until-agreed")
 """How the final reads wait for the store to settle (``_final_reads``)."""
 
@@ -64,15 +67,15 @@ def add_arguments(parser: Any) -> None:
                             "(rondevu's: 300000); lets the checker decide lost-session")
     group.add_argument("--poll-interval", type=float, default=1000.0, metavar="MS",
                        help="model milliseconds between two polls of one peer (default: 1000)")
-    group.add_argument("--candidates", default="4-24", metavar="N|LO-HI",
-                       help="ICE candidates per side, a number or a range (default: 4-24)")
-    group.add_argument("--gather-window", type=float, default=2000.0, metavar="MS",
-                       help="model milliseconds over which a peer gathers its candidates "
-                            "(default: 2000; browsers give up after 5000)")
-    group.add_argument("--answer-delay", default="1000-2000", metavar="MS|LO-HI",
-                       help="model milliseconds from the offer to its answerers' first look at "
-                            "it, drawn per session (default: 1000-2000: the offer turns up in "
-                            "a discovery poll, as in rondevu's automatic matching)")
+    group.add_argument("--candidates", default=DEFAULT_CANDIDATES, metavar="KIND=N|LO-HI,...",
+                       help="ICE candidates of each kind (host, srflx, relay) per peer, drawn "
+                            f"per session; kinds not named keep their default "
+                            f"(default: {DEFAULT_CANDIDATES})")
+    group.add_argument("--trickle", default="on", choices=("on", "off"),
+                       help="on: every candidate is sent through /answer as it is gathered; "
+                            "off: a peer waits for gathering to complete and sends its "
+                            "candidates inside its offer or answer, as rondevu's own client "
+                            "did (default: on)")
     group.add_argument("--answerers", type=int, default=3, metavar="N",
                        help="answerers racing for one offer in AnswerRace (default: 3)")
     group.add_argument("--connection-timeout", type=float, default=30.0, metavar="SECONDS",
@@ -90,7 +93,7 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def parse_range(text: str, option: str = "--candidates", low_bound: int = 1) -> tuple[int, int]:
+def parse_range(text: str, option: str, low_bound: int = 1) -> tuple[int, int]:
     """``"12"`` -> (12, 12); ``"4-24"`` -> (4, 24). Raises ValueError naming ``option``."""
     low, _, high = str(text).strip().partition("-")
     try:
@@ -102,6 +105,21 @@ def parse_range(text: str, option: str = "--candidates", low_bound: int = 1) -> 
     return lo, hi
 
 
+def parse_candidates(text: str) -> dict[str, tuple[int, int]]:
+    """``"host=2-4,relay=0"`` -> candidates of each kind per peer; kinds not named keep their
+    default (``loadtests._gathering.COUNTS``). Raises ValueError naming ``--candidates``."""
+    counts = dict(COUNTS)
+    for part in (p.strip() for p in str(text).split(",") if p.strip()):
+        kind, equals, span = part.partition("=")
+        if not equals or kind.strip() not in KINDS:
+            raise ValueError(f"--candidates: {part!r} is not KIND=N or KIND=LO-HI, KIND one of "
+                             f"{', '.join(KINDS)}")
+        counts[kind.strip()] = parse_range(span, f"--candidates {kind.strip()}", 0)
+    if not any(high for _, high in counts.values()):
+        raise ValueError(f"--candidates: {text!r} leaves a peer no candidate at all")
+    return counts
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """The options as the scenarios use them: timings already in wall seconds."""
@@ -111,9 +129,9 @@ class LoadOptions:
     settle_model_s: float | None
     settle_mode: str | None
     poll_interval_s: float
-    candidates: tuple[int, int]
-    answer_delay_s: tuple[float, float]
-    gather_window_s: float
+    candidates: dict[str, tuple[int, int]]
+    """Candidates of each kind per peer, a range drawn per session."""
+    trickle: bool
     answerers: int
     connection_timeout_s: float
     time_scale: float
@@ -126,12 +144,10 @@ class LoadOptions:
         """Wall seconds to settle (the model default of 2 s when nothing resolved it)."""
         return (2.0 if self.settle_model_s is None else self.settle_model_s) * self.time_scale
 
-    def candidate_count(self, rng: random.Random) -> int:
-        return rng.randint(*self.candidates)
-
-    def answer_delay(self, rng: random.Random) -> float:
-        """Wall seconds before an answerer first looks at a new offer."""
-        return rng.uniform(*self.answer_delay_s)
+    def discovery_phase(self, rng: random.Random) -> float:
+        """Wall seconds from a new offer to an answerer's next discovery poll: its timer has
+        been running at ``poll_interval_s`` since before the offer, at a phase of its own."""
+        return rng.uniform(0.0, self.poll_interval_s)
 
 
 def load_options(parsed: Any) -> LoadOptions:
@@ -163,12 +179,8 @@ def load_options(parsed: Any) -> LoadOptions:
         settle_model_s=None if settle is None else float(settle),
         settle_mode=mode,
         poll_interval_s=float(get("poll_interval", 1000.0)) / 1000.0 * scale,
-        candidates=parse_range(get("candidates", "4-24")),
-        answer_delay_s=tuple(  # type: ignore[arg-type]
-            ms / 1000.0 * scale
-            for ms in parse_range(get("answer_delay", "1000-2000"), "--answer-delay", 0)
-        ),
-        gather_window_s=float(get("gather_window", 2000.0)) / 1000.0 * scale,
+        candidates=parse_candidates(get("candidates", DEFAULT_CANDIDATES)),
+        trickle=_trickle(get("trickle", "on")),
         answerers=max(2, int(get("answerers", 3))),
         connection_timeout_s=float(get("connection_timeout", 30.0)) * scale,
         time_scale=scale,
@@ -177,3 +189,9 @@ def load_options(parsed: Any) -> LoadOptions:
         session_ttl_ms=None if session_ttl is None else float(session_ttl),
     )
 
+
+def _trickle(text: str) -> bool:
+    """``--trickle on|off`` (the web UI hands back any string, so it is checked here too)."""
+    if text not in ("on", "off"):
+        raise ValueError(f"--trickle: {text!r} is not on or off")
+    return text == "on"

@@ -1,13 +1,18 @@
 """One offerer and one answerer connecting, as two browsers running rondevu's client do.
 
-The offerer posts its offer and trickles its candidates; the answerer finds the session (by its
-code, or by listing the topic), reads the offer, posts its answer while its own candidates
-already trickle (the seed's race), and both poll until they see everything the other side had
-acknowledged, or give up at the connection timeout.
+The offerer sets its offer and gathers its candidates (``loadtests._gathering``). With
+``--trickle on`` (the default) it posts the offer at once and sends each candidate as it is
+gathered; the answerer's discovery timer finds the session on its next tick (by its code, or by
+listing the topic), reads the offer, posts its answer and gathers and sends its own candidates
+after it (the seed's race: the offerer's relay candidates still arrive after the answer). With
+``--trickle off`` each peer waits for its gathering to complete and sends its candidates inside
+its offer or answer, none through ``/answer``, as rondevu's own client did. Both poll until they
+see everything the other side had acknowledged, or give up at the connection timeout.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +22,37 @@ from gevent.event import Event
 from gevent.pool import Group
 
 from loadtests._browser import Trickle, discover, poll_until
+from loadtests._gathering import Gathered, complete_s, gather
+from loadtests._options import LoadOptions
 from loadtests._peer import Peer
 from loadtests._sdp import IceCredentials, session_description
+from loadtests._tokens import TokenSource
 from loadtests._user import SignalingUser
+
+
+@dataclass(frozen=True)
+class LocalDescription:
+    """What one peer sends: its SDP, and the candidates it still has to trickle."""
+
+    token: str
+    sdp: str
+    trickled: list[Gathered]
+
+
+def local_description(options: LoadOptions, tokens: TokenSource, rng: random.Random, *,
+                      answer: bool) -> LocalDescription:
+    """Set a local description and gather: under ``--trickle off`` this waits (the peer's own
+    greenlet) until gathering is complete and puts the candidates in the SDP."""
+    ice = IceCredentials.random(rng)
+    gathered = gather(options.candidates, ice, tokens, rng, options.time_scale)
+    token = tokens.next()
+    if options.trickle:
+        return LocalDescription(token, session_description(token, ice, rng, answer=answer),
+                                gathered)
+    gevent.sleep(complete_s(gathered))
+    sdp = session_description(token, ice, rng, answer=answer,
+                              candidates=[candidate.line for candidate in gathered])
+    return LocalDescription(token, sdp, [])
 
 
 @dataclass
@@ -53,20 +86,22 @@ class _Answerer:
 
     def run(self) -> None:
         options, user = self.user.options, self.user
-        gevent.sleep(options.answer_delay(user.rng))
+        gevent.sleep(options.discovery_phase(user.rng))
         if self.discover_by_list and discover(self.peer, self.topic, self.code,
                                               options.poll_interval_s, self.deadline) is None:
             return
         if poll_until(self.peer, self.code, "answerer", options.poll_interval_s, self.deadline,
                       lambda read: read["offer"] == self.offer_token, self.group) is None:
             return
-        ice = IceCredentials.random(user.rng)
-        self.answer_token = user.tokens.next()
-        sdp = session_description(self.answer_token, ice, user.rng, answer=True)
-        self.group.add(gevent.spawn(self._post_answer, sdp))
-        self.trickle = Trickle(self.peer, self.code, "answerer", ice,
-                               options.candidate_count(user.rng), options.gather_window_s,
-                               user.tokens, user.rng, self.group)
+        mine = local_description(options, user.tokens, user.rng, answer=True)
+        self.answer_token = mine.token
+        if not options.trickle:  # the offer carried every candidate; nothing is left to poll
+            self.trickle = Trickle(self.peer, self.code, "answerer", [], self.group)
+            self._post_answer(mine.sdp)
+            self.done = self.answer_acked
+            return
+        self.group.add(gevent.spawn(self._post_answer, mine.sdp))
+        self.trickle = Trickle(self.peer, self.code, "answerer", mine.trickled, self.group)
         self.done = poll_until(
             self.peer, self.code, "answerer", options.poll_interval_s, self.deadline,
             lambda read: self.offer_trickle.all_seen_in(read["candidates"]), self.group,
@@ -90,24 +125,20 @@ class _Answerer:
 
 def connect_pair(user: SignalingUser, topic: str, *, discover_by_list: bool) -> Pairing:
     """Run one offerer/answerer connection to the end; the session is left in place."""
-    options, rng = user.options, user.rng
+    options = user.options
     offerer, answerer_peer = user.peer("offerer"), user.peer("answerer")
     started = time.monotonic()
-    offer_token = user.tokens.next()
-    ice = IceCredentials.random(rng)
-    created = offerer.create(topic, user.name("peer"), session_description(offer_token, ice, rng),
-                             offer_token)
+    offer = local_description(options, user.tokens, user.rng, answer=False)
+    created = offerer.create(topic, user.name("peer"), offer.sdp, offer.token)
     user.backoff.after(created.ok)
     pairing = Pairing(created.session if created.ok else None, started)
     if pairing.code is None:
         return pairing
     deadline = user.deadline()
     with user.flight() as group:
-        offer_trickle = Trickle(offerer, pairing.code, "offerer", ice,
-                                options.candidate_count(rng), options.gather_window_s,
-                                user.tokens, rng, group)
-        answerer = _Answerer(user, answerer_peer, pairing.code, topic, offer_token, offer_trickle,
-                             deadline, group, discover_by_list)
+        offer_trickle = Trickle(offerer, pairing.code, "offerer", offer.trickled, group)
+        answerer = _Answerer(user, answerer_peer, pairing.code, topic, offer.token,
+                             offer_trickle, deadline, group, discover_by_list)
         answering = gevent.spawn(answerer.run)
         group.add(answering)
         pairing.offerer_done = poll_until(offerer, pairing.code, "offerer",

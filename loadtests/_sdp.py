@@ -3,7 +3,8 @@
 Sizes and shapes follow what Chrome produced in 2025 (audio with Opus and friends, video with
 VP8/VP9/H.264/AV1 and their RTX, a data channel; 5 to 7 KB for an offer), so the server parses and
 stores what it would in production. Candidates are ``JSON.stringify(candidate.toJSON())``, as the
-rondevu browser client sent them; the foundation is the token.
+rondevu browser client sent them, or ``a=candidate`` lines inside the SDP; the foundation is the
+token. When each is gathered is ``loadtests._gathering``'s business.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import random
 import string
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _AUDIO = [  # payload type, rtpmap, fmtp
@@ -107,10 +109,13 @@ def _media(kind: str, mid: int, codecs: list, extmap: tuple, feedback: tuple, rn
 
 
 def session_description(token: str, ice: IceCredentials, rng: random.Random, *,
-                        answer: bool = False) -> str:
+                        answer: bool = False, candidates: Sequence[str] = ()) -> str:
     """A Chrome-like SDP whose origin line's session id is ``token``.
 
     An answer keeps the first codecs of each kind only, as a browser's answer does.
+    ``candidates`` (``candidate:`` attributes) go into the first media section, which every
+    other one is bundled with: the local description of a peer that waited for gathering to
+    complete before sending it (``--trickle off``).
     """
     fingerprint = ":".join(f"{rng.getrandbits(8):02X}" for _ in range(32))
     setup = "active" if answer else "actpass"
@@ -128,6 +133,7 @@ def session_description(token: str, ice: IceCredentials, rng: random.Random, *,
     ]
     common = dict(rng=rng, ice=ice, fingerprint=fingerprint, setup=setup, stream=stream)
     lines += _media("audio", 0, audio, _AUDIO_EXTMAP, ("transport-cc",), **common)
+    lines += [f"a={line}" for line in candidates]
     lines += _media("video", 1, video, _VIDEO_EXTMAP, _VIDEO_FEEDBACK, **common)
     lines += [
         "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
@@ -144,20 +150,17 @@ def session_description(token: str, ice: IceCredentials, rng: random.Random, *,
     return "\r\n".join(lines) + "\r\n"
 
 
-# Gathering order: host first, then server-reflexive (STUN), then relay (TURN).
+# Type preferences of RFC 8445 (5.1.2.2): host first, then server-reflexive, then relay.
 _TYPE_PREFERENCE = {"host": 126, "srflx": 100, "relay": 0}
 
 
-def candidate_kind(index: int, count: int) -> str:
-    """Which kind the ``index``-th of ``count`` gathered candidates is (about half host)."""
-    if index < max(1, count // 2):
-        return "host"
-    return "srflx" if index < max(2, (count * 5) // 6) else "relay"
+def candidate_line(token: str, ice: IceCredentials, kind: str, index: int,
+                   rng: random.Random) -> str:
+    """The ``candidate:`` attribute of the ``index``-th gathered candidate, foundation ``token``.
 
-
-def ice_candidate(token: str, ice: IceCredentials, kind: str, index: int,
-                  rng: random.Random) -> str:
-    """``JSON.stringify(candidate.toJSON())`` for one candidate whose foundation is ``token``."""
+    As Chrome writes them: one in three host candidates is TCP (``tcptype active``, port 9),
+    the others UDP; reflexive and relayed ones name their base (``raddr``/``rport``).
+    """
     protocol = "tcp" if kind == "host" and index % 3 == 2 else "udp"
     component_pref = 65535 - index
     priority = (_TYPE_PREFERENCE[kind] << 24) | (component_pref << 8) | 255
@@ -171,8 +174,12 @@ def ice_candidate(token: str, ice: IceCredentials, kind: str, index: int,
         where = f"203.0.113.{rng.randint(1, 254)} {port} typ srflx raddr {private} rport {port}"
     else:
         where = f"198.51.100.{rng.randint(1, 254)} {port} typ relay raddr 203.0.113.9 rport {port}"
-    line = (f"candidate:{token} 1 {protocol} {priority} {where} generation 0 "
+    return (f"candidate:{token} 1 {protocol} {priority} {where} generation 0 "
             f"ufrag {ice.ufrag} network-id {1 + index % 2} network-cost 10")
+
+
+def ice_candidate(line: str, ice: IceCredentials) -> str:
+    """``JSON.stringify(candidate.toJSON())`` of one candidate, as rondevu's client sent it."""
     return json.dumps(
         {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": ice.ufrag},
         separators=(",", ":"),

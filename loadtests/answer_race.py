@@ -1,8 +1,10 @@
 """Answer race: several answerers find the same offer and race to answer it.
 
-The offerer creates a session in a topic of its own; ``--answerers`` answerers list the topic until
-they find it, then all post their answers at once, and every answerer polls (the offerer's side,
-where the answer is) until it learns which answer won. A consistent server accepts one answer
+The offerer creates a session in a topic of its own; ``--answerers`` answerers list the topic on
+their discovery timer (one phase for all, so they find it together) until they find it, then
+all post their answers at once (an answer carries no candidates here, whatever ``--trickle``),
+and every answerer polls (the offerer's side, where the answer is) until it learns which answer
+won. A consistent server accepts one answer
 and refuses the others with 409, which is counted as a Locust success here (the protocol working);
 the history records it as ``fail``. Select with ``AnswerRace`` or ``--tags race``.
 """
@@ -48,7 +50,7 @@ class AnswerRace(SignalingUser):
             return
         code, deadline = created.session, self.deadline()
         line = _StartingLine(self.options.answerers)
-        delay = self.options.answer_delay(rng)
+        delay = self.options.discovery_phase(rng)
         with self.flight() as group:
             for n in range(1, self.options.answerers + 1):
                 group.add(gevent.spawn(self._answer, self.peer(f"answerer-{n}"), topic, code,

@@ -12,20 +12,28 @@ from support.api import HEADERS, SettingsFactory, call, create, poll
 
 async def test_kv_write_limit_is_a_500_with_kvs_error(aiohttp_client: Any,
                                                        api_settings: SettingsFactory) -> None:
-    """rondevu's client posted its first ICE candidate right after the offer: KV refused the
-    second write to the session's key within a second, and the uncaught error became a 500."""
+    """A trickling client writes its session's key many times within a second: KV takes the
+    first ``write_burst`` writes (the create and nine candidates) and refuses the next with a
+    429, which rondevu did not catch, so the client saw a 500."""
     settings = api_settings("kv")
     # The documented interval; time scale 10 makes it 10 wall seconds, so the test cannot be
-    # slow enough to miss it.
+    # slow enough for the bucket to refill.
     settings = dataclasses.replace(
         settings, time_scale=10.0, kv=dataclasses.replace(settings.kv, write_interval=1.0)
     )
+    assert settings.kv.write_burst == 10
     client = await aiohttp_client(create_app(settings))
     code = await create(client)
-    status, body = await call(client, "POST", "/answer",
-                              {"code": code, "side": "offerer", "candidate": candidate("c1")})
-    assert (status, body) == (500, {"error": "KV PUT failed: 429 Too Many Requests"})
-    assert (await poll(client, code, "answerer"))["offerCandidates"] == []  # nothing written
+    sent = [candidate(f"c{n}", n) for n in range(10)]
+    statuses = []
+    for value in sent:
+        status, body = await call(client, "POST", "/answer",
+                                  {"code": code, "side": "offerer", "candidate": value})
+        statuses.append(status)
+    assert statuses == [200] * 9 + [500]
+    assert body == {"error": "KV PUT failed: 429 Too Many Requests"}
+    assert (await poll(client, code, "answerer"))["offerCandidates"] == sent[:9]  # none lost,
+    # none half-written: the refused one is not stored
 
 
 async def test_harness_config_reports_the_kv_model(aiohttp_client: Any,

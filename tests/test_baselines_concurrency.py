@@ -32,11 +32,13 @@ def kv_settle(settings: dict[str, Any]) -> float:
     return settings["kv"]["cache_ttl"] * settings["time_scale"] + SETTLE_MARGIN
 
 
-async def race(tmp_path: Path, backend: str, *extra: str) -> RaceResult:
+async def race(tmp_path: Path, backend: str, *extra: str, sessions: int = 100,
+               appends: int = 25, answers: int = 5, polls: int = 3) -> RaceResult:
     with ServerProcess(tmp_path / "race.db", backend=backend,
                        extra_args=["--time-scale", TIME_SCALE, *extra]) as server:
         settle = kv_settle(server.settings) if backend == "kv" else 0.0
-        result = await run_race(server.url, sessions=100, appends=25, answers=5, settle=settle)
+        result = await run_race(server.url, sessions=sessions, appends=appends, answers=answers,
+                                polls=polls, settle=settle)
     label = " ".join(extra) or "defaults"
     print(f"{backend} ({label}): lost writes {result.lost_writes}; {result.summary()}")
     return result
@@ -60,22 +62,39 @@ async def test_baseline_loses_acknowledged_writes(
     assert result.statuses[500] == 0
 
 
-async def test_kv_with_its_write_limit_refuses_most_racing_writes(tmp_path: Path) -> None:
-    """The documented defaults: KV takes one write per key per second, the rest are 500s.
+async def test_rmw_racing_pairs_of_appends_on_fresh_sessions_lose_one(tmp_path: Path) -> None:
+    """rondevu's own D1 Worker, run locally, kept both of two concurrent appends to a fresh
+    session in 19 of 20 sessions (docs/baselines.md). Here: 20 sessions, a pair on each side, so
+    40 racing pairs, each of which loses at most one append. With the default D1 round trip
+    between read and write (200 model ms, 20 wall ms at time scale 0.1) both of a pair have read
+    the list before either writes it back, so every pair but a straggler loses one."""
+    result = await race(tmp_path, "rmw", sessions=20, appends=2, answers=0, polls=0)
+    pairs = 2 * result.sessions
+    kept_both = pairs - result.appends_lost
+    print(f"rmw (defaults): both appends kept in {kept_both} of {pairs} racing pairs")
+    assert result.appends_acknowledged == result.appends_sent
+    assert kept_both <= 2
 
-    Every write of a session's burst lands within one write interval, so KV refuses all but
-    about one of them (an append or an answer, whichever came first); a refused write was never
-    acknowledged, so it cannot count as lost. What still holds is asserted: writes are refused,
-    some are acknowledged and found by the final polls, and none is duplicated. That no acknowledged write is lost is *not* guaranteed: at time scale 0.1 the
-    interval is 0.1 wall seconds, so two writes to one key from stale edge copies can both be
-    acknowledged a little apart and the later erase the earlier (the run prints how many).
+
+@pytest.mark.parametrize("mode,accepted", [("strict", 1), ("burst", 10)])
+async def test_kv_with_its_write_limit_refuses_most_racing_writes(
+    tmp_path: Path, mode: str, accepted: int
+) -> None:
+    """KV's per-key limit under a burst of 55 writes per session, all within one write interval.
+
+    ``strict`` (the documented limit) takes about one write per session, ``burst`` (the
+    default, as measured) about ten; the rest are 500s. A refused write was never acknowledged,
+    so it cannot count as lost. What holds is asserted: most writes are refused, the accepted
+    ones number about ``accepted`` per session, some are found by the final polls, none is
+    duplicated. Whether acknowledged writes are lost is printed, not asserted: the accepted
+    writes of one burst read the same copies, so under ``burst`` most of them erase each other.
     """
-    result = await race(tmp_path, "kv")
-    refused = result.appends_sent + 5 * result.sessions - (
-        result.appends_acknowledged + result.answers_acknowledged
-    )
+    result = await race(tmp_path, "kv", "--kv-write-limit", mode)
+    acknowledged = result.appends_acknowledged + result.answers_acknowledged
+    refused = result.appends_sent + 5 * result.sessions - acknowledged
     assert result.statuses[500] == refused > result.appends_sent // 2
-    assert 0 < result.appends_acknowledged < result.appends_sent
+    # The creates' own writes come out of each session's bucket too; a few writes may land
+    # after a write interval (0.1 wall seconds) and be taken again.
+    assert (accepted - 1) * result.sessions <= acknowledged <= (accepted + 2) * result.sessions
     assert result.appends_found > 0  # the final polls read what was acknowledged
     assert result.duplicates == 0
-    assert result.answers_acknowledged < result.sessions  # many sessions got no answer at all

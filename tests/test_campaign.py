@@ -38,10 +38,30 @@ def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Pat
     for name in ("check.json", "report.html", "summary.md", "summary.json"):
         assert (output / name).stat().st_size > 0
     assert list((output / "plots").glob("*.png")) and list((output / "plots").glob("*.svg"))
-    verdicts = {r["backend"]: r["verdict"] for r in json.loads(
-        (output / "check.json").read_text())["runs"]}
+    runs = {r["backend"]: r for r in json.loads((output / "check.json").read_text())["runs"]}
+    verdicts = {backend: run["verdict"] for backend, run in runs.items()}
     assert verdicts == {"sqlite": "consistent", "rmw": "anomalies found",
                         "kv": "anomalies found"}
+    # The seed's failure, reproduced: kv erases acknowledged answers through stale ICE candidate
+    # updates (the checker names each culprit candidate write); sqlite never does.
+    erased = {backend: run["anomalies"]["lost-answer"]["erased_by"]
+              for backend, run in runs.items()}
+    by_candidates = {backend: counts["offerer-candidate"] + counts["answerer-candidate"]
+                     for backend, counts in erased.items()}
+    assert by_candidates["kv"] > 0 and by_candidates["sqlite"] == 0
+    assert runs["sqlite"]["anomalies"]["lost-answer"]["by_cause"] == {"erased": 0,
+                                                                     "overwritten": 0}
+    kv_example = next(e for e in runs["kv"]["anomalies"]["lost-answer"]["examples"]
+                      if e["cause"] == "erased" and e["culprit"])
+    [culprit] = [op for op in kv_example["ops"]
+                 if (op["file"], op["line"]) == (kv_example["culprit"]["file"],
+                                                 kv_example["culprit"]["line"])]
+    assert culprit["op"] == "candidate" and culprit["type"] == "ok"
+    summary = (output / "summary.md").read_text()
+    line = next(text for text in summary.splitlines()
+                if text.startswith("Answers erased by stale ICE"))
+    assert f"{by_candidates['kv']} (kv)" in line and "0 (sqlite)" in line
+    assert (output / "plots" / "erased-answer.png").stat().st_size > 0
     assert "rmw: known to lose writes, and caught losing" in run.stdout
     assert "sqlite: expected consistent, and found consistent" in run.stdout
     assert "[kv 3/3]" in run.stdout and "requests" in run.stdout  # progress a person can follow

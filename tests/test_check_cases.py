@@ -12,7 +12,7 @@ import json
 import pytest
 
 from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
-from analysis.checker.result import EXAMPLES_KEPT
+from analysis.checker.result import CAUSES, EXAMPLES_KEPT
 from analysis.history import load_run
 from analysis.verdicts import ANOMALIES_FOUND
 from support import CHECKER_CASES
@@ -32,8 +32,11 @@ def history_lines(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_expect_json_names_only_real_anomaly_types(name: str) -> None:
-    """A misspelt type in expect.json would be read as "0 expected" and pass unseen."""
+    """A misspelt type in expect.json would be read as "0 expected" and pass unseen; so would
+    a lost answer whose causes it forgot to give."""
     expect = expected(name)
+    assert ("causes" in expect) == ("lost-answer" in expect["anomalies"])
+    assert len(expect.get("causes", [])) == expect["anomalies"].get("lost-answer", 0)
     assert set(expect["anomalies"]) <= set(ANOMALY_TYPES), expect["anomalies"]
     assert expect["covers"] in ANOMALY_TYPES
     assert all(count > 0 for count in expect["anomalies"].values())
@@ -74,6 +77,29 @@ def test_every_example_is_proven_by_records_of_the_history(name: str) -> None:
                 lines = (CHECKER_CASES / name / op["file"]).read_text().splitlines()
                 original = json.loads(lines[op["line"] - 1])
                 assert {k: v for k, v in op.items() if k not in ("file", "line")} == original
+
+
+LOST_ANSWER_CASES = [name for name in CASE_NAMES if "lost-answer" in expected(name)["anomalies"]]
+
+
+@pytest.mark.parametrize("name", LOST_ANSWER_CASES)
+def test_every_lost_answer_is_classified_and_its_culprit_named(name: str) -> None:
+    """``causes`` in expect.json: per lost-answer example, in order, its cause and the line of
+    the write that carried an erasure (null: none can be named); ``erased_by`` the counts."""
+    expect = expected(name)
+    found = run_to_json(check_run(load_run(CHECKER_CASES / name)))["anomalies"]["lost-answer"]
+    causes = [{"cause": e["cause"], "culprit_line": (e["culprit"] or {}).get("line")}
+              for e in found["examples"]]
+    assert causes == expect["causes"], expect["why"]
+    wanted = {cause: sum(1 for c in expect["causes"] if c["cause"] == cause)
+              for cause in CAUSES}
+    assert found["by_cause"] == wanted and found["erased_by"] == expect["erased_by"]
+    for example in found["examples"]:
+        if example["culprit"] is not None:  # the culprit is one of the proving records
+            assert {(op["file"], op["line"]) for op in example["ops"]} >= {
+                (example["culprit"]["file"], example["culprit"]["line"])}
+            assert "the write that carried the erasure is" in example["explanation"]
+        assert example["explanation"].count(example["cause"] + ":") == 1
 
 
 def test_every_anomaly_type_has_a_case_and_a_near_miss() -> None:

@@ -35,6 +35,17 @@ def test_a_lost_write_is_explained_and_exits_1() -> None:
     assert out.rstrip().endswith("overall: anomalies found (exit 1)")
 
 
+def test_an_erased_answer_names_the_candidate_update_that_erased_it() -> None:
+    done = check(CHECKER_CASES / "lost-answer.erased-by-candidate")
+    assert done.returncode == 1, done.stderr
+    assert ("  lost-answer by cause: 1 erased (by offerer-candidate 1, answerer-candidate 0, "
+            "unknown 0), 0 overwritten\n") in done.stdout
+    text = " ".join(done.stdout.split())  # the explanations are wrapped
+    assert ("erased: the session ended with no answer; the write that carried the erasure is "
+            "the offerer's ICE candidate update x1, written by offerer client h/1/u1/offerer, "
+            "acknowledged at 0.500 s") in text
+
+
 def test_a_consistent_run_exits_0() -> None:
     done = check(CHECKER_CASES / "stale-read.near-concurrent-read")
     assert done.returncode == 0, done.stderr
@@ -63,6 +74,10 @@ def test_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert lost["examples"][0]["session"] == "s1"
     assert [(op["op"], op.get("value"), op["line"]) for op in lost["examples"][0]["ops"]] == [
         ("answer", "a1", 2), ("poll", None, 4)]
+    assert (lost["examples"][0]["cause"], lost["examples"][0]["culprit"]) == ("overwritten", None)
+    assert lost["by_cause"] == {"erased": 0, "overwritten": 1}
+    assert lost["erased_by"] == {"offerer-candidate": 0, "answerer-candidate": 0, "unknown": 0}
+    assert "by_cause" not in first["anomalies"]["lost-candidate"]  # only lost answers have one
     example = first["anomalies"]["conflicting-answers"]["examples"][0]
     assert example["session"] == "s1"
     assert [(op["value"], op["file"], op["line"]) for op in example["ops"]] == [

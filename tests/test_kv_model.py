@@ -53,9 +53,9 @@ async def test_the_last_write_to_arrive_wins() -> None:
     assert {await clock.run(kv.edge(i).get(KEY)) for i in range(4)} == {"second"}
 
 
-async def test_a_second_write_within_the_interval_is_refused_with_kvs_error() -> None:
+async def test_strict_refuses_a_second_write_within_the_interval_with_kvs_error() -> None:
     clock = FakeClock()
-    kv = model(clock)
+    kv = model(clock, write_limit="strict")
     await clock.run(kv.edge(0).put(KEY, "v1"))
     await clock.advance(0.9)
     with pytest.raises(StoreUnavailable, match=TOO_MANY_WRITES):
@@ -64,6 +64,30 @@ async def test_a_second_write_within_the_interval_is_refused_with_kvs_error() ->
     await clock.advance(0.2)
     await clock.run(kv.edge(1).put(KEY, "v3"))
     assert await clock.run(kv.edge(1).get(KEY)) == "v3"
+
+
+async def test_burst_takes_write_burst_writes_at_once_then_one_per_interval() -> None:
+    """The default: ten writes to one key at once are all accepted, as the third-party
+    measurement saw; the eleventh is refused, and the key takes one write per interval after."""
+    clock = FakeClock()
+    kv = model(clock)
+    assert (kv.settings.write_limit, kv.settings.write_burst) == ("burst", 10)
+    start = clock.now()
+    for n in range(10):
+        await clock.run(kv.edge(n % 4).put(KEY, f"v{n}"))
+    assert clock.now() - start < 1.0  # all ten inside one write interval
+    with pytest.raises(StoreUnavailable, match=TOO_MANY_WRITES):
+        await clock.run(kv.edge(0).put(KEY, "v10"))
+    await clock.run(kv.edge(0).put("session:other", "x"))  # the bucket is per key
+    await clock.advance(1.0)  # one write's worth back
+    await clock.run(kv.edge(0).put(KEY, "v11"))
+    with pytest.raises(StoreUnavailable, match=TOO_MANY_WRITES):
+        await clock.run(kv.edge(0).put(KEY, "v12"))
+    await clock.advance(20.0)  # refilled to the burst, never beyond it
+    for n in range(10):
+        await clock.run(kv.edge(0).put(KEY, f"w{n}"))
+    with pytest.raises(StoreUnavailable, match=TOO_MANY_WRITES):
+        await clock.run(kv.edge(0).put(KEY, "w10"))
 
 
 async def test_write_limit_off_accepts_every_write() -> None:
@@ -88,7 +112,7 @@ async def test_latencies_are_model_milliseconds_times_the_time_scale() -> None:
 
 async def test_the_time_scale_shrinks_the_cache_ttl_and_the_write_interval() -> None:
     clock = FakeClock()
-    kv = model(clock, time_scale=0.1)
+    kv = model(clock, time_scale=0.1, write_limit="strict")
     await clock.run(kv.edge(1).get(KEY))
     await clock.run(kv.edge(0).put(KEY, "v1"))
     await clock.advance(0.05)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import matplotlib.colors
 import pytest
 
 from analysis import plots, stats
@@ -205,6 +206,34 @@ def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) ->
     assert "candidate cr1a" in labels and "candidate cr1a acknowledged" in labels
     assert "poll final offer=or1 [cr1b]" in [t.get_text() for t in final.texts]
     assert load.get_xlabel() == "wall ms since the session's first operation"
+
+
+def test_timeline_draws_the_culprit_of_an_erased_answer_apart(campaign: Campaign) -> None:
+    """kv's k1: answer ak1 (line 2) erased by the offerer's candidate ck1a (line 3), which the
+    checker names as the culprit; the final read (line 53) proves the loss."""
+    kv = campaign.runs[0]
+    example = kv.check["anomalies"]["lost-answer"]["examples"][0]
+    assert (example["cause"], example["culprit"]["line"]) == ("erased", 3)
+    timeline = session_timeline(kv.loaded, example, "kv", 0.1)
+    [culprit] = [bar for bar in timeline.bars if bar.culprit]
+    assert (culprit.op, culprit.label, culprit.proving) == ("candidate", "candidate ck1a", True)
+    fig = plots.timeline_figure(timeline)
+    patches = [p for ax in fig.axes for p in ax.patches]
+    violet = [p for p in patches if p.get_hatch() == "xx"]
+    assert len(violet) == len(fig.axes)  # the culprit's bar, once per panel
+    assert all(matplotlib.colors.to_hex(p.get_edgecolor()) == plots.CULPRIT_COLOUR
+               for p in violet)
+    red = [p for p in patches if p.get_linewidth() == 2.5 and p.get_hatch() != "xx"]
+    assert len(red) == 2 * len(fig.axes)  # the answer and the final read prove the loss
+    assert "culprit: candidate ck1a" in [t.get_text() for ax in fig.axes for t in ax.texts]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[-2:] == ["proves the anomaly", "culprit: the write that carried the erasure"]
+    others = session_timeline(campaign.runs[1].loaded,
+                              campaign.runs[1].check["anomalies"]["lost-answer"]["examples"][0],
+                              "rmw", 0.1)  # an overwritten answer has no culprit
+    assert not any(bar.culprit for bar in others.bars)
+    assert "culprit" not in " ".join(
+        t.get_text() for t in plots.timeline_figure(others).legends[0].get_texts())
 
 
 def test_timeline_keeps_one_panel_without_a_long_settle() -> None:

@@ -86,11 +86,66 @@ async def test_kv_offerer_append_from_a_stale_edge_erases_an_acknowledged_answer
         assert final.offer_candidates == ("cand-1",)
 
 
+async def trickle_and_answer(store: KvStore, clock: FakeClock) -> dict[str, object]:
+    """One session as a trickling browser pair writes it, on the model's clock: the offerer's
+    host and server-reflexive candidates within a few hundred ms of its offer, the answer from
+    another edge at 0.6 s, then the offerer's relay candidate once its TURN allocation is done, at
+    1.2 s. Each write's outcome (None, or the error raised) by name."""
+    offerer, answerer = caller_at(store, 0, "offerer"), caller_at(store, 1, "answerer")
+    start = clock.now()
+    await create(store, clock, offerer)
+    outcomes: dict[str, object] = {}
+
+    async def at(seconds: float, name: str, write: object) -> None:
+        await clock.advance(start + seconds - clock.now())
+        try:
+            await clock.run(write)  # type: ignore[arg-type]
+            outcomes[name] = None
+        except StoreUnavailable as error:
+            outcomes[name] = error
+
+    await at(0.10, "host-1", store.append_candidate(offerer, CODE, Side.OFFERER, "host-1"))
+    await at(0.20, "host-2", store.append_candidate(offerer, CODE, Side.OFFERER, "host-2"))
+    await at(0.35, "srflx", store.append_candidate(offerer, CODE, Side.OFFERER, "srflx"))
+    await at(0.60, "answer", store.set_answer(answerer, CODE, "the-answer"))
+    await at(1.20, "relay", store.append_candidate(offerer, CODE, Side.OFFERER, "relay"))
+    await clock.advance(61.0)  # every edge's copy has expired: reads show the central store
+    return outcomes
+
+
+async def test_kv_default_limit_lets_a_stale_relay_candidate_erase_the_acknowledged_answer(
+    clock: FakeClock,
+) -> None:
+    """The seed, under the documented defaults: six writes to the session's key within 1.2 s fit
+    the measured burst, so KV acknowledges all of them, and the offerer's late relay candidate,
+    merged into its edge's copy from before the answer, puts the session back without it."""
+    store = await open_kv(clock)
+    outcomes = await trickle_and_answer(store, clock)
+    assert outcomes == dict.fromkeys(("host-1", "host-2", "srflx", "answer", "relay"))
+    final = await clock.run(store.get(caller_at(store, 2, "reader"), CODE))
+    assert final.answer is None  # acknowledged at 0.6 s, erased at 1.2 s
+    assert final.offer_candidates == ("host-1", "host-2", "srflx", "relay")  # the culprit's own
+    # write is in the final state: that is how the checker names it
+
+
+async def test_kv_strict_limit_refuses_the_seeds_writes_instead(clock: FakeClock) -> None:
+    """The same session under ``strict``: every write within a second of the offer is refused
+    with a 429 (a 500 for rondevu's clients), the answer among them, so nothing is erased; the
+    relay candidate, 1.2 s after the offer, is accepted."""
+    store = await open_kv(clock, write_limit="strict")
+    outcomes = await trickle_and_answer(store, clock)
+    refused = {name for name, outcome in outcomes.items() if outcome is not None}
+    assert refused == {"host-1", "host-2", "srflx", "answer"}
+    assert all(str(outcomes[name]) == "KV PUT failed: 429 Too Many Requests" for name in refused)
+    final = await clock.run(store.get(caller_at(store, 2, "reader"), CODE))
+    assert (final.answer, final.offer_candidates) == (None, ("relay",))
+
+
 async def test_kv_two_racing_appends_on_one_side_lose_one(clock: FakeClock) -> None:
-    # Both appends read the session before either write lands. With the per-key limit on, the
-    # second put would be refused (see the next test); off, both are acknowledged and the later
-    # put, built from the same copy, erases the earlier candidate.
-    store = await open_kv(clock, write_limit="off")
+    # Both appends read the session before either write lands; the default limit's burst
+    # acknowledges both, and the later put, built from the same copy, erases the earlier
+    # candidate. (Under strict the second is refused: the next test.)
+    store = await open_kv(clock)
     offerer = caller_at(store, 0, "offerer")
     await create(store, clock, offerer)
     await clock.advance(2.0)
@@ -100,8 +155,10 @@ async def test_kv_two_racing_appends_on_one_side_lose_one(clock: FakeClock) -> N
     assert (await clock.run(store.get(offerer, CODE))).offer_candidates in (("cand-1",), ("cand-2",))
 
 
-async def test_kv_a_second_write_to_a_key_inside_the_interval_is_refused(clock: FakeClock) -> None:
-    store = await open_kv(clock)
+async def test_kv_strict_refuses_a_second_write_to_a_key_inside_the_interval(
+    clock: FakeClock,
+) -> None:
+    store = await open_kv(clock, write_limit="strict")
     offerer = caller_at(store, 0, "offerer")
     await create(store, clock, offerer)
     await clock.advance(2.0)
@@ -162,10 +219,31 @@ async def test_kv_topic_index_loses_an_offer_created_from_a_stale_edge(clock: Fa
 
 @pytest.fixture
 async def rmw_store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[RmwStore]:
-    store = await rmw.open_store(Settings(db=tmp_path / "rmw.db"), clock)
-    store.gap = 1.0  # hold each update between its read and its write until the test moves time
+    # A round trip of a whole model second holds each update between its read and its write
+    # until the test moves time.
+    store = await rmw.open_store(Settings(db=tmp_path / "rmw.db", rmw_gap_ms=1000.0), clock)
     yield store
     await store.close()
+
+
+async def test_rmw_waits_one_d1_round_trip_scaled_like_the_kv_model(tmp_path: Path,
+                                                                     clock: FakeClock) -> None:
+    """The documented default (docs/baselines.md): 200 model ms, a tenth of that at 0.1."""
+    assert Settings().rmw_gap_ms == 200.0
+    store = await rmw.open_store(Settings(db=tmp_path / "gap.db", time_scale=0.1), clock)
+    try:
+        assert store.gap == pytest.approx(0.02)
+        await store.create(CALLER, code=CODE, topic="room", peer_id="p", offer="o")
+        started = clock.now()
+        racers = [asyncio.ensure_future(store.append_candidate(CALLER, CODE, Side.OFFERER, c))
+                  for c in ("cand-1", "cand-2")]
+        await clock.wait_for_sleepers(2)  # both read the empty list, then wait for "D1"
+        await clock.advance(0.02)
+        await asyncio.gather(*racers)
+        assert clock.now() - started == pytest.approx(0.02)
+        assert len((await store.get(CALLER, CODE)).offer_candidates) == 1  # one pair, one lost
+    finally:
+        await store.close()
 
 
 @pytest.fixture
@@ -234,7 +312,8 @@ async def test_sqlite_racing_answers_have_one_winner(sqlite_store: SqliteStore) 
 def test_the_kv_settings_of_these_races_are_the_documented_defaults() -> None:
     """Each race above happens with the values docs/baselines.md cites (only jitter is off)."""
     kv = kv_settings().kv
-    documented = {"cache_ttl": 60.0, "write_interval": 1.0, "write_limit": "strict", "edges": 4,
-                  "reroute": 0.0, "hot_read_ms": 2.0, "cold_read_ms": 40.0, "write_ms": 50.0}
+    documented = {"cache_ttl": 60.0, "write_interval": 1.0, "write_limit": "burst",
+                  "write_burst": 10, "edges": 4, "reroute": 0.0, "hot_read_ms": 2.0,
+                  "cold_read_ms": 40.0, "write_ms": 50.0}
     assert {name: getattr(kv, name) for name in documented} == documented
     assert kv.jitter == 0.0

@@ -110,6 +110,12 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
     assert stores["kv"]["lag_ms"] == {"count": 15, "p50": 0.0, "p90": 236.0, "p95": 296.5,
                                       "p99": 296.5, "max": 296.5}
     assert stores["kv"]["latency"] == "modelled" and stores["sqlite"]["latency"] == "real"
+    assert stores["rmw"]["latency"] == "partly modelled"
+    # k1's answer erased by the offerer's candidate; rmw's ar3 overwritten, not erased.
+    assert summary["erasures"] == [{"store": "kv", "count": 1}, {"store": "rmw", "count": 0},
+                                   {"store": "sqlite", "count": 0}]
+    assert summary["erasure_plot"]["name"] == "erased-answer"
+    assert summary["erasure_plot"]["title"].startswith("kv: an acknowledged answer erased")
     # every kv answer: 50 -> 59 ms after its session's start; exact, from the history.
     assert stores["kv"]["ops"]["answer"]["client_ms"]["p50"] == pytest.approx(9.0)
     assert stores["kv"]["ops"]["candidate"]["info"] == 2  # the two refused with a 500
@@ -131,6 +137,11 @@ def test_summary_json_carries_the_checkers_findings_and_history_figures(written:
     example = stores["rmw"]["examples"][0]
     assert [op["where"] for op in example["ops"]] == [
         "history/h1-boot1-100.jsonl:3", "history/h1-boot1-100.jsonl:30"]
+    erased = next(e for e in stores["kv"]["examples"] if e["type"] == "lost-answer")
+    assert [(op["where"], op["what"]) for op in erased["ops"]] == [
+        ("history/h1-boot1-100.jsonl:2", "answer ak1"),
+        ("history/h1-boot1-100.jsonl:53", "poll final answer=null []"),
+        ("history/h1-boot1-100.jsonl:3", "culprit: candidate ck1a")]
 
 
 def test_markdown_states_each_verdict_then_the_first_screen_then_the_gates(
@@ -151,6 +162,10 @@ def test_markdown_states_each_verdict_then_the_first_screen_then_the_gates(
     # Whether the harness's own gates held comes after what the stores did, on its own line.
     assert text.index("acknowledged writes lost") < text.index("**Harness gates: held (3 of 3)**")
     assert "Time scale 0.1: one wall second stands for 10 model seconds" in text
+    erasures = ("Answers erased by stale ICE candidate updates: 1 (kv), 0 (rmw), 0 (sqlite).\n\n"
+                "![kv: an acknowledged answer erased by a stale ICE candidate update, session k1]"
+                "(plots/erased-answer.png)\n")
+    assert erasures in text and text.index(erasures) < text.index("Time scale 0.1")
     assert "| lost-answer | 1 (1) | 1 (1) | 0 (0) |" in text  # types x (kv, rmw, sqlite)
     assert "| duplicate | 1 (1) | 0 (0) | 0 (0) |" in text
     rows = [line for line in text.splitlines() if line.split(" | ")[0][2:] in ANOMALY_TYPES]
@@ -173,6 +188,10 @@ def test_html_is_self_contained_with_every_plot_embedded(written: WrittenReport)
         in first_screen
     assert "PASS" not in page and "Harness gates: held (3 of 3)" in first_screen
     assert "Locust&#x27;s failures, grouped by message" in page
+    assert ("<strong>Answers erased by stale ICE candidate updates: 1 (kv), 0 (rmw), "
+            "0 (sqlite).</strong>") in first_screen
+    assert first_screen.count("<img ") == 1 and 'id="plot-erased-answer"' in first_screen
+    assert page.count('id="plot-erased-answer"') == 1  # not repeated among the plots
     assert "cache_ttl" in page and "plots-kv" in page  # every store's meta.json
 
 

@@ -3,6 +3,7 @@
 Where each rule lives (one place per anomaly type):
 
 - ``visibility``: lost-candidate, lost-answer, stale-read, non-monotonic-read, visibility lag
+- ``causes``: why an answer was lost (erased or overwritten) and the write that erased it
 - ``order``: incompatible-order
 - ``values``: duplicate, phantom
 - ``sessions``: conflicting-answers, lost-session, which sessions are unverifiable

@@ -16,6 +16,7 @@ from analysis.verdicts import combined
 
 JSON_FORMAT = 1
 EXAMPLES_KEPT = 5
+"""Examples kept per type (per cause, for the types classified by cause)."""
 
 # Every type the checker reports, in the order the summary prints them. The first nine are
 # docs/checker.md's table; the last two are the per-client guarantees reported on their own.
@@ -34,6 +35,21 @@ ANOMALY_TYPES = (
 )
 
 
+ERASED = "erased"
+OVERWRITTEN = "overwritten"
+CAUSES = (ERASED, OVERWRITTEN)
+"""Why an acknowledged answer was lost (``analysis.checker.causes``): the session ended without
+it and without another answer taking its place, or another answer replaced it."""
+
+UNKNOWN_ERASER = "unknown"
+ERASERS = ("offerer-candidate", "answerer-candidate", UNKNOWN_ERASER)
+"""What carried an erased answer's erasure: an ICE candidate update of either side (the culprit
+write), or no acknowledged write the checker can name."""
+
+CAUSED = {"lost-answer": CAUSES}
+"""The anomaly types whose findings are classified by cause, with their causes."""
+
+
 @dataclass
 class Tally:
     """One anomaly type's findings in one run."""
@@ -41,6 +57,14 @@ class Tally:
     count: int = 0
     sessions: set[str] = field(default_factory=set)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    by_cause: dict[str, int] = field(default_factory=dict)
+    """Findings per cause, for the types in :data:`CAUSED`."""
+    erased_by: dict[str, int] = field(default_factory=dict)
+    """Erased findings per :data:`ERASERS` entry."""
+
+    def kept(self, cause: str | None) -> int:
+        """Examples kept so far (of ``cause``: each cause keeps its own first few)."""
+        return sum(1 for example in self.examples if example.get("cause") == cause)
 
 
 @dataclass
@@ -62,7 +86,7 @@ class RunResult:
     """Share of the sessions with an acknowledged write that must be verified to call the run
     consistent (``--min-verified``)."""
     tallies: dict[str, Tally] = field(
-        default_factory=lambda: {kind: Tally() for kind in ANOMALY_TYPES}
+        default_factory=lambda: {kind: _tally(kind) for kind in ANOMALY_TYPES}
     )
     lag_ms: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -88,6 +112,13 @@ class RunResult:
         return self.judged()[1]
 
 
+def _tally(kind: str) -> Tally:
+    """An empty tally, its causes at zero for the types classified by cause."""
+    if kind not in CAUSED:
+        return Tally()
+    return Tally(by_cause=dict.fromkeys(CAUSED[kind], 0), erased_by=dict.fromkeys(ERASERS, 0))
+
+
 class Findings:
     """Collects anomalies while a run is checked; builds explanations only for kept examples."""
 
@@ -102,19 +133,46 @@ class Findings:
         ops: Sequence[int],
         explain: Callable[[], str],
         times: int = 1,
+        cause: Cause | None = None,
     ) -> None:
-        """Count ``times`` anomalies of ``kind`` in ``session``, proven by records ``ops``."""
+        """Count ``times`` anomalies of ``kind`` in ``session``, proven by records ``ops``.
+
+        ``cause`` classifies a finding of a type in :data:`CAUSED`; its culprit, if any, is
+        one of ``ops`` and is named in the example by its file and line.
+        """
         tally = self.result.tallies[kind]
         tally.count += times
         tally.sessions.add(session)
-        if len(tally.examples) < EXAMPLES_KEPT:
+        if cause is not None:
+            tally.by_cause[cause.cause] += times
+            if cause.cause == ERASED:
+                tally.erased_by[cause.eraser] += times
+        if (len(tally.examples) if cause is None else tally.kept(cause.cause)) < EXAMPLES_KEPT:
             unique_ops = list(dict.fromkeys(ops))
-            tally.examples.append({
+            example: dict[str, Any] = {
                 "type": kind,
                 "session": session,
                 "explanation": explain(),
                 "ops": [self._record_json(index) for index in unique_ops],
-            })
+            }
+            if cause is not None:
+                culprit = None
+                if cause.culprit is not None:
+                    cited = self._record_json(cause.culprit)
+                    culprit = {"file": cited["file"], "line": cited["line"]}
+                example.update(cause=cause.cause, culprit=culprit)
+            tally.examples.append(example)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why one finding happened (``analysis.checker.causes``): one of the type's
+    :data:`CAUSED` causes, the record index of the write that carried it (None when no write
+    can be named), and for an erased answer which :data:`ERASERS` entry that write is."""
+
+    cause: str
+    culprit: int | None = None
+    eraser: str = UNKNOWN_ERASER
 
 
 def run_to_json(result: RunResult) -> dict[str, Any]:
@@ -133,17 +191,18 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
         "min_verified": result.min_verified,
         "verdict": found,
         "reason": reason,
-        "anomalies": {
-            kind: {
-                "count": tally.count,
-                "sessions": len(tally.sessions),
-                "examples": tally.examples,
-            }
-            for kind, tally in result.tallies.items()
-        },
+        "anomalies": {kind: _tally_json(kind, tally) for kind, tally in result.tallies.items()},
         "lag_ms": result.lag_ms,
         "notes": result.notes,
     }
+
+
+def _tally_json(kind: str, tally: Tally) -> dict[str, Any]:
+    found: dict[str, Any] = {"count": tally.count, "sessions": len(tally.sessions)}
+    if kind in CAUSED:
+        found.update(by_cause=dict(tally.by_cause), erased_by=dict(tally.erased_by))
+    found["examples"] = tally.examples
+    return found
 
 
 def to_json(runs: Sequence[dict[str, Any]], gates: Sequence[dict[str, Any]] = ()

@@ -30,6 +30,7 @@ from operator import itemgetter
 from typing import Any
 
 from analysis.checker import explain
+from analysis.checker.causes import cause_words, lost_answer_cause
 from analysis.checker.context import Context
 from analysis.checker.model import LIST, ObjectHistory, SessionHistory
 
@@ -253,9 +254,17 @@ def _report_lost(session: SessionHistory, obj: ObjectHistory, value: Any, final:
     last_held = same_host or (max(holders) if holders else None)
     last = last_held[1] if last_held else None
     ops = [writer[value], final] + ([last] if last is not None else [])
-    kind = "lost-candidate" if obj.kind == LIST else "lost-answer"
-    ctx.findings.add(kind, session.code, ops,
-                     lambda: _lost_words(obj, value, writer[value], final, last, ctx))
+    if obj.kind == LIST:
+        ctx.findings.add("lost-candidate", session.code, ops,
+                         lambda: _lost_words(obj, value, writer[value], final, last, ctx))
+        return
+    cause = lost_answer_cause(session, writer[value], final, ctx)
+    ops += [cause.culprit] if cause.culprit is not None else []
+    ctx.findings.add(
+        "lost-answer", session.code, ops,
+        lambda: (_lost_words(obj, value, writer[value], final, last, ctx) + "; "
+                 + cause_words(cause, records[final], session, ctx)),
+        cause=cause)
 
 
 def _reads_as(obj: ObjectHistory, read: dict[str, Any]) -> str:

@@ -8,8 +8,10 @@ The KV-style baseline must lose writes for the reasons Workers KV documents and 
   its entry while it is younger than ``cache_ttl``, stale or not, otherwise it reads the central
   store and caches what it found, *not found* included;
 - **writes** go to the central store and refresh only the writing edge's cache;
-- a **per-key write limit**: a second write to one key within ``write_interval`` is refused with
-  KV's ``429 Too Many Requests``;
+- a **per-key write limit**, a token bucket per key refilled with one write per
+  ``write_interval``: it holds ``write_burst`` writes in ``burst`` mode (as measured), one in
+  ``strict`` mode (as documented), and ``off`` has none; a write that finds the bucket empty is
+  refused with KV's ``429 Too Many Requests``;
 - **routing** of each request to the client's home edge, or with probability ``reroute`` to a
   random other one;
 - **latencies** (hot read, cold read, write) slept on the injected clock.
@@ -67,7 +69,8 @@ class KvModel:
         self.clock = clock
         self._rng = random.Random(settings.seed)
         self._central: dict[str, _Stored] = {}
-        self._last_write: dict[str, float] = {}
+        self._allowance: dict[str, tuple[float, float]] = {}
+        """key -> (writes the key could take at that moment, the moment), for the limit."""
         self._caches: list[dict[str, _Cached]] = [{} for _ in range(settings.edges)]
 
     def to_wall(self, model_seconds: float) -> float:
@@ -110,17 +113,29 @@ class KvModel:
             return None
         return stored
 
+    def _capacity(self) -> int | None:
+        """Writes a key's bucket holds, or None when nothing is limited."""
+        mode = self.settings.write_limit
+        if mode == "off" or self.settings.write_interval == 0:
+            return None
+        return self.settings.write_burst if mode == "burst" else 1
+
     def write_central(self, key: str, stored: _Stored | None) -> None:
-        """Apply a put (or a delete, ``None``) that arrives now, unless the key's limit refuses it."""
-        now = self.clock.now()
-        last = self._last_write.get(key)
-        if (
-            self.settings.write_limit == "strict"
-            and last is not None
-            and now - last < self.to_wall(self.settings.write_interval)
-        ):
-            raise StoreUnavailable(TOO_MANY_WRITES)
-        self._last_write[key] = now
+        """Apply a put (or a delete, ``None``) that arrives now, unless the key's limit refuses it.
+
+        The limit is a token bucket per key: full (``_capacity``) for a key never written, one
+        write taken by each accepted write, one given back per ``write_interval``. With a
+        capacity of one (``strict``) that is exactly "no second write within the interval".
+        """
+        capacity = self._capacity()
+        if capacity is not None:
+            now = self.clock.now()
+            left, since = self._allowance.get(key, (float(capacity), now))
+            left = min(float(capacity),
+                       left + (now - since) / self.to_wall(self.settings.write_interval))
+            if left < 1.0:
+                raise StoreUnavailable(TOO_MANY_WRITES)
+            self._allowance[key] = (left - 1.0, now)
         if stored is None:
             self._central.pop(key, None)
         else:
@@ -165,7 +180,8 @@ class Edge:
     async def put(self, key: str, value: str, *, expiration_ttl: float | None = None) -> None:
         """Write the whole value; ``expiration_ttl`` in model seconds, at least 60 as in KV.
 
-        Raises :class:`StoreUnavailable` (:data:`TOO_MANY_WRITES`) when the key was written less than ``write_interval`` ago.
+        Raises :class:`StoreUnavailable` (:data:`TOO_MANY_WRITES`) when the key's write limit
+        refuses it (:meth:`KvModel.write_central`).
         """
         model = self.model
         if expiration_ttl is not None and expiration_ttl < MIN_EXPIRATION_TTL:

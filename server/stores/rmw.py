@@ -4,7 +4,9 @@ Storage is strongly consistent (the same database, migrations and read queries a
 :mod:`.sqlite`); the handler is what loses writes. As rondevu's D1 ``/answer`` handler did
 (its commit 02d460f), an update reads the session in one statement, changes it in memory, and
 writes the field back in a separate statement after a real await, so concurrent requests
-interleave between the two:
+interleave between the two. That await is modelled: the store sleeps ``rmw_gap_ms`` (one D1
+statement round trip, scaled by ``time_scale``) between the read and the write, as the Worker
+waited for D1; everything else is real local SQLite, far faster than D1:
 
 - ``append_candidate`` reads the side's list and writes the whole list back, with the new
   candidate at its end: two appends that read the same list each write it back with only their
@@ -51,19 +53,22 @@ SELECT :code, :side, :seq, :candidate WHERE EXISTS (SELECT 1 FROM sessions WHERE
 class RmwStore(SqliteStore):
     """:class:`.sqlite.SqliteStore` with rondevu's read-then-write updates."""
 
-    gap: float = 0.0
-    """Clock seconds between the read and the write; 0 still yields to the event loop.
-    Tests widen it on a fake clock to hold both racers between their read and write."""
+    gap: float
+    """Clock seconds between the read and the write (``settings.rmw_gap_ms`` times the time
+    scale); 0 still yields to the event loop. rondevu's handler awaited a round trip to D1
+    there, which is the window in which a concurrent update is lost."""
 
     _list_writer: aiosqlite.Connection
     _list_lock: asyncio.Lock
 
     @classmethod
     async def open(
-        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL"
+        cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL",
+        gap: float = 0.0,
     ) -> RmwStore:
         store = await super().open(path, limits, clock, synchronous=synchronous)
         assert isinstance(store, RmwStore)
+        store.gap = gap
         try:
             store._list_writer = await _connect(path, query_only=False)
         except BaseException:
@@ -115,5 +120,6 @@ class RmwStore(SqliteStore):
 
 async def open_store(settings: Settings, clock: Clock) -> RmwStore:
     return await RmwStore.open(
-        settings.db, limits_of(settings), clock, synchronous=settings.synchronous.upper()
+        settings.db, limits_of(settings), clock, synchronous=settings.synchronous.upper(),
+        gap=settings.rmw_gap_ms / 1000.0 * settings.time_scale,
     )

@@ -7,9 +7,14 @@ recorder drops, invents or misreads a write.
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections import defaultdict
 
 from history_checks import assert_history_sound
+
+from analysis.checker import check_run, run_to_json
+from analysis.history import load_run
 
 from loadtests.answer_race import AnswerRace
 from loadtests.handshake import Handshake
@@ -43,6 +48,31 @@ def test_ice_trickle(run_scenario):
     completed = [r for r in load if r["op"] == "poll" and r["side"] == "offerer"
                  and r["type"] == "ok" and r["read"]["answer"] == answers.get(r["session"])]
     assert completed, "no offerer ever saw its answer"
+
+
+def test_ice_trickle_off_sends_candidates_inside_the_sdp_and_is_still_verified(run_scenario,
+                                                                               server):
+    """``--trickle off``, as rondevu's own client: no candidate goes through /answer; the offer
+    and the answer are the session's objects, and the checker verifies every session on them."""
+    run = run_scenario(IceTrickle, users=4, seconds=3.0, args=["--trickle", "off"])
+    assert_history_sound(run)
+    load = run.load()
+    assert run.meta["client"]["trickle"] is False
+    assert {r["op"] for r in load} == {"create", "poll", "answer"}  # no candidate appends
+    answers = {r["session"]: r["value"] for r in load if r["op"] == "answer" and r["type"] == "ok"}
+    assert len(answers) >= 4
+    for session, token in answers.items():
+        assert final_view(run, session, "offerer") == {"answer": token, "candidates": []}
+    session = next(iter(answers))
+    request = urllib.request.Request(
+        server.url + "/poll", data=json.dumps({"code": session, "side": "answerer"}).encode(),
+        headers={"Origin": run.meta["client"]["origin"], "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    assert body["offerCandidates"] == [] and body["offer"].count("\r\na=candidate:") >= 4
+    checked = run_to_json(check_run(load_run(run.files[0].parent.parent)))
+    assert checked["verdict"] == "consistent"
+    assert checked["sessions"] >= len(answers) and checked["unverifiable"] == 0
 
 
 def test_answer_race(run_scenario):

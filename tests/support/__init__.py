@@ -32,9 +32,11 @@ FIXTURE_TIMELINES = [
         "lost-answer", "stale-read", "non-monotonic-read", "incompatible-order", "duplicate",
         "phantom", "lost-session", "monotonic-writes", "cross-object-read")),
     *(f"timeline-rmw-{kind}" for kind in ("lost-candidate", "lost-answer", "conflicting-answers")),
+    "erased-answer",
 ]
 """The timelines :data:`PLOTS_COMPARISON` has, one per store and anomaly type found there (the
-types as its ``generate.py`` placed them), after the five figures every report has."""
+types as its ``generate.py`` placed them), after the five figures every report has; last the
+first-screen picture of kv's erased answer (session k1)."""
 
 class WrittenReport(NamedTuple):
     """``python -m analysis report`` on :data:`PLOTS_COMPARISON` (conftest's ``plots_report``)."""

@@ -42,7 +42,8 @@ SERVER = {
     "sqlite": {"backend": "sqlite", "time_scale": TIME_SCALE, "session_ttl": 300000},
     "rmw": {"backend": "rmw", "time_scale": TIME_SCALE, "session_ttl": 300000},
     "kv": {"backend": "kv", "time_scale": TIME_SCALE, "session_ttl": 300000,
-           "kv": {"edges": 4, "cache_ttl": 60.0, "write_interval": 1.0, "write_limit": "strict",
+           "kv": {"edges": 4, "cache_ttl": 60.0, "write_interval": 1.0, "write_limit": "burst",
+                  "write_burst": 10,
                   "reroute": 0.0, "hot_read_ms": 2.0, "cold_read_ms": 40.0, "write_ms": 50.0}},
 }
 
