@@ -2,8 +2,10 @@
 
 The workload and its tally are the sqlite test's (``support.race.run_race``): 100 sessions,
 25 concurrent candidate appends per side and 5 concurrent different answers per session. The
-sqlite store loses nothing (``test_concurrency.py``); here the baselines must lose acknowledged
-writes, and each run prints how many. Every server runs at time scale 0.1.
+consistent stores lose nothing (``test_concurrency.py``); here the baselines must lose
+acknowledged writes, and each run prints how many. rmw-postgres races as two servers on one
+database, the requests taking turns between them (the deployment it stands for: its losses are
+then across processes). Every server runs at time scale 0.1.
 
 The kv store's final polls come after a settle time longer than its cache TTL (in wall seconds,
 from the settings the server printed): by then every edge's copy of every session has expired, so
@@ -14,12 +16,11 @@ the central store still has.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.process import ServerProcess
+from support import ServerFactory
 from support.race import RaceResult, run_race
 
 TIME_SCALE = "0.1"
@@ -32,25 +33,28 @@ def kv_settle(settings: dict[str, Any]) -> float:
     return settings["kv"]["cache_ttl"] * settings["time_scale"] + SETTLE_MARGIN
 
 
-async def race(tmp_path: Path, backend: str, *extra: str) -> RaceResult:
-    with ServerProcess(tmp_path / "race.db", backend=backend,
-                       extra_args=["--time-scale", TIME_SCALE, *extra]) as server:
-        settle = kv_settle(server.settings) if backend == "kv" else 0.0
-        result = await run_race(server.url, sessions=100, appends=25, answers=5, settle=settle)
+async def race(start_server: ServerFactory, backend: str, *extra: str, servers: int = 1
+               ) -> RaceResult:
+    started = [start_server(backend, "--time-scale", TIME_SCALE, *extra) for _ in range(servers)]
+    settle = kv_settle(started[0].settings) if backend == "kv" else 0.0
+    result = await run_race([server.url for server in started], sessions=100, appends=25,
+                            answers=5, settle=settle)
     label = " ".join(extra) or "defaults"
+    label += f", {servers} servers" if servers > 1 else ""
     print(f"{backend} ({label}): lost writes {result.lost_writes}; {result.summary()}")
     return result
 
 
-@pytest.mark.parametrize("backend,extra", [
-    ("rmw", ()),
+@pytest.mark.parametrize("backend,extra,servers", [
+    ("rmw", (), 1),
+    ("rmw-postgres", (), 2),
     # With the per-key write limit on, the race's bursts are refused instead (next test).
-    ("kv", ("--kv-write-limit", "off")),
-], ids=["rmw", "kv-write-limit-off"])
+    ("kv", ("--kv-write-limit", "off"), 1),
+], ids=["rmw", "rmw-postgres-two-servers", "kv-write-limit-off"])
 async def test_baseline_loses_acknowledged_writes(
-    tmp_path: Path, backend: str, extra: tuple[str, ...]
+    start_server: ServerFactory, backend: str, extra: tuple[str, ...], servers: int
 ) -> None:
-    result = await race(tmp_path, backend, *extra)
+    result = await race(start_server, backend, *extra, servers=servers)
     assert result.appends_acknowledged == result.appends_sent  # nothing refused ...
     assert result.appends_lost > 0  # ... yet acknowledged candidates are gone
     assert result.appends_found > 0  # the final polls read lists: the losses are not a dead read
@@ -60,7 +64,8 @@ async def test_baseline_loses_acknowledged_writes(
     assert result.statuses[500] == 0
 
 
-async def test_kv_with_its_write_limit_refuses_most_racing_writes(tmp_path: Path) -> None:
+async def test_kv_with_its_write_limit_refuses_most_racing_writes(
+        start_server: ServerFactory) -> None:
     """The documented defaults: KV takes one write per key per second, the rest are 500s.
 
     Every write of a session's burst lands within one write interval, so KV refuses all but
@@ -70,7 +75,7 @@ async def test_kv_with_its_write_limit_refuses_most_racing_writes(tmp_path: Path
     interval is 0.1 wall seconds, so two writes to one key from stale edge copies can both be
     acknowledged a little apart and the later erase the earlier (the run prints how many).
     """
-    result = await race(tmp_path, "kv")
+    result = await race(start_server, "kv")
     refused = result.appends_sent + 5 * result.sessions - (
         result.appends_acknowledged + result.answers_acknowledged
     )
