@@ -1,5 +1,8 @@
 """The reads after the load: wait the settle time, then poll both sides of every session touched.
 
+With several servers (``--hosts``) the sessions take turns among them: on a consistent store every
+server's final read is the same.
+
 The checker decides *lost* from these (``docs/history.md``, "Final reads"). They run in their own
 greenlet, started when the test stops, so a worker keeps answering its master meanwhile; Locust's
 ``quitting`` waits for them before the process exits. They are not Locust requests: the load has
@@ -89,14 +92,18 @@ class FinalReads:
                                       concurrency=CONCURRENCY,
                                       network_timeout=max(options.connection_timeout_s, 1.0))
             transport = Transport(session, options.origin)
-            readers = {
-                scenario: Peer(PeerContext(transport, self.recording.history, sessions={},
-                                           scenario=scenario, final=True), 0, f"final-{scenario}")
-                for scenario in set(self.sessions.values())
-            }
+            readers: dict[tuple[str, str], Peer] = {}
             pool = Pool(CONCURRENCY)
-            for code in sorted(self.sessions):
-                pool.spawn(self._read, readers[self.sessions[code]], code)
+            for turn, code in enumerate(sorted(self.sessions)):
+                scenario, target = self.sessions[code], options.target(turn)
+                reader = readers.get((scenario, target))
+                if reader is None:  # one per scenario and server, each with its own lanes
+                    context = PeerContext(transport, self.recording.history, sessions={},
+                                          scenario=scenario, final=True)
+                    role = f"final-{scenario}" + (f"-{options.hosts.index(target) + 1}"
+                                                  if target else "")
+                    reader = readers[scenario, target] = Peer(context, 0, role, target)
+                pool.spawn(self._read, reader, code)
             pool.join()
             log.info("final reads done: %d sessions", len(self.sessions))
 

@@ -54,6 +54,10 @@ def add_arguments(parser: Any) -> None:
                             "/_harness/config reports, else the host)")
     group.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="URL",
                        help=f"Origin header sent with every request (default: {DEFAULT_ORIGIN})")
+    group.add_argument("--hosts", default=None, metavar="URL,URL",
+                       help="servers on one database to spread each scenario's peers over, so "
+                            "an offerer and its answerer talk to different ones (default: "
+                            "--host only; --host defaults to the first)")
 
 
 def _blank(value: Any) -> bool:
@@ -88,6 +92,12 @@ class LoadOptions:
     time_scale: float
     backend_name: str | None
     origin: str
+    hosts: tuple[str, ...] = ()
+
+    def target(self, turn: int) -> str:
+        """The base URL of the ``turn``-th peer's server; empty (Locust's ``--host``) unless
+        ``--hosts`` named several."""
+        return self.hosts[turn % len(self.hosts)] if len(self.hosts) > 1 else ""
 
     @property
     def settle_s(self) -> float:
@@ -133,5 +143,16 @@ def load_options(parsed: Any) -> LoadOptions:
         time_scale=scale,
         backend_name=get("backend_name", None),
         origin=str(get("origin", DEFAULT_ORIGIN)),
+        hosts=parse_hosts(get("hosts", "")),
     )
+
+
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """``"http://a:1, http://b:2/"`` -> ("http://a:1", "http://b:2"); ValueError naming
+    ``--hosts`` for anything but http(s) URLs."""
+    hosts = tuple(part.strip().rstrip("/") for part in str(text).split(",") if part.strip())
+    bad = [host for host in hosts if not host.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"--hosts: {bad[0]!r} is not an http:// or https:// URL")
+    return hosts
 
