@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.gates import Expectation, GateError
-from server.settings import OneLineParser
-from server.stores import BACKENDS
+from server.settings import ENV_PREFIX, OneLineParser, postgres_uri
+from server.stores import BACKENDS, MEMORY
+
+DSN_VARIABLE = ENV_PREFIX + "DSN"
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,18 @@ class ComparisonSettings:
     stop_timeout_s: float
     output: Path
     expect: tuple[Expectation, ...]
+    servers: int = 1
+    dsn: str | None = None
+    """The PostgreSQL database of the postgres backends; None: a throwaway cluster."""
 
     @property
     def targets(self) -> tuple[str, ...]:
         """What the runs are called: the backends, or the external target's name."""
         return (self.name or "external",) if self.host else self.backends
+
+    def servers_for(self, backend: str) -> int:
+        """Server processes for one backend: ``--servers``, but one for a store in memory."""
+        return 1 if BACKENDS[backend].database == MEMORY else self.servers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET=consistent|lost-writes|anomalies",
         help="gate for the report (analysis/gates.py); default: "
         + ", ".join(f"{name}={b.expected}" for name, b in BACKENDS.items()))
+    add("--servers", type=int, default=1, metavar="N",
+        help="server processes per store, on one database, with each scenario's peers spread "
+        "over them (kv, in one process's memory, keeps one) (default: %(default)s)")
+    add("--dsn", default=None, metavar="URL",
+        help="PostgreSQL database for the postgres backends (default: $" + DSN_VARIABLE
+        + ", else a throwaway cluster in the result folder, removed at the end)")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
@@ -87,9 +103,14 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     if args.time_scale <= 0:
         parser.error("--time-scale must be greater than 0")
     for name, value in (("--users", args.users), ("--spawn-rate", args.spawn_rate),
-                        ("--duration", args.duration)):
+                        ("--duration", args.duration), ("--servers", args.servers)):
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
+    if args.host and args.servers != 1:
+        parser.error("--servers starts servers of ours; an external --host is one target")
+    dsn = args.dsn or os.environ.get(DSN_VARIABLE) or None
+    if dsn and postgres_uri(dsn):
+        parser.error(f"--dsn: {postgres_uri(dsn)}")
     quick = args.quick
     try:
         expect = tuple(Expectation.parse(text) for text in args.expect) or (
@@ -111,4 +132,6 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         stop_timeout_s=args.stop_timeout if args.stop_timeout is not None else (3 if quick else 5),
         output=args.output or Path("results") / stamp,
         expect=expect,
+        servers=args.servers,
+        dsn=dsn,
     )
