@@ -31,6 +31,12 @@ from support.simulation import SimSettings, meta_for, simulate, write_run  # noq
 FIXED_OPS, OPS_PER_POLL = 12.9, 2.15
 
 
+def workers_cpu() -> float:
+    """CPU seconds of the worker processes that have exited (``check_run`` waits for them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/checker.py",
                                      description=__doc__.split("\n")[0])
@@ -65,12 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdicts = set()
         for jobs in job_counts:
             started, cpu_started = time.perf_counter(), time.process_time()
+            workers_started = workers_cpu()
             result = check_run(run, jobs=jobs)
             checked = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            workers = workers_cpu() - workers_started
             verdicts.add(result.verdict)
-            print(f"--jobs {jobs}: checked in {checked:.2f} s ({cpu:.2f} s of this process's "
-                  f"CPU), {result.operations / checked:,.0f} operations/s; "
+            print(f"--jobs {jobs}: checked in {checked:.2f} s (CPU: {cpu:.2f} s here, "
+                  f"{workers:.2f} s in workers), {result.operations / checked:,.0f} "
+                  "operations/s; "
                   f"{result.sessions} sessions, verdict {result.verdict}; load average "
                   f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
                   "take cores from the workers)")

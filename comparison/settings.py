@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="server processes per store, on one database, with each scenario's peers spread "
         "over them (kv, in one process's memory, keeps one) (default: %(default)s)")
     add("--dsn", default=None, metavar="URL",
-        help="PostgreSQL database for the postgres backends (default: $" + DSN_VARIABLE
-        + ", else a throwaway cluster in the result folder, removed at the end)")
+        help="PostgreSQL database for the postgres backends, which then share it (default: $"
+        + DSN_VARIABLE + ", else a throwaway cluster in the result folder with a fresh database "
+        "for each, removed at the end)")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 

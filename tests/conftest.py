@@ -28,7 +28,7 @@ from server.settings import KvSettings, Settings
 from server.stores import BACKENDS, POSTGRES
 from support import IN_CI, PLOTS_COMPARISON, ServerFactory, WrittenReport
 from support.api import SettingsFactory
-from support.postgres import database_name, test_cluster
+from support.postgres import database_name, start_test_cluster
 
 collect_ignore = [] if os.environ.get("HARNESS_LOCUST_ENV") else ["locust_env"]
 
@@ -57,7 +57,7 @@ def api_settings(tmp_path: Path, request: pytest.FixtureRequest) -> SettingsFact
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One throwaway PostgreSQL cluster for the whole test run, started when a test first
     needs it (skipped, or failed in CI, where PostgreSQL is not installed)."""
-    cluster = test_cluster()
+    cluster = start_test_cluster()
     try:
         yield cluster
     finally:

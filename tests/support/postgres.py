@@ -17,7 +17,7 @@ from server.pgcluster import PostgresCluster, PostgresMissing
 from support import IN_CI
 
 
-def test_cluster() -> PostgresCluster:
+def start_test_cluster() -> PostgresCluster:
     """A started cluster without fsync, in a fresh folder under the system's temporary folder
     (which the unprivileged user PostgreSQL runs as, when the tests run as root, can reach)."""
     folder = Path(tempfile.gettempdir()) / f"harness-test-pg-{secrets.token_hex(4)}"
