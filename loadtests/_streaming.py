@@ -84,7 +84,10 @@ class HistoryStream:
         self._closed = True
         self._flusher.kill(block=True)
         self._send(last=True)
-        if self._wait_confirmed():
+        if self._batch:
+            log.error("the master cannot be reached: history %s lacks its last %d lines",
+                      self.source, len(self._batch))
+        elif self._wait_confirmed():
             log.info("history %s complete at the master after %d lines", self.source,
                      self.lines)
         else:
@@ -106,8 +109,6 @@ class HistoryStream:
             log.error("sending history to the master failed (%s); retrying with the next "
                       "batch", error)
             self._batch = batch + self._batch
-            if last:
-                raise
 
     def _wait_confirmed(self) -> bool:
         """Wait for :data:`CLOSED`. Once the master said quit, the worker's message loop is
