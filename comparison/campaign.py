@@ -2,8 +2,9 @@
 history, report, and judge the gates.
 
 A Ctrl-C or a SIGTERM stops every process started here (and the throwaway PostgreSQL cluster)
-and keeps what was recorded, which the analysis can still read. The histories are read once: each run is loaded and checked here, and the report is
-drawn from those same loaded runs and results.
+and keeps what was recorded, which the analysis can still read. The histories are read once:
+each run is loaded and checked here, and the report is drawn from those same loaded runs and
+results.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The comparison's one settings object, read from the command line at the edge.
 
 Defaults finish in about five minutes on a two-core machine (all five stores); ``--quick`` in
-under two, with ``--servers 2`` too (what CI runs). Every store runs under the same load and the same time scale (docs/baselines.md), so the
-only difference between the runs is the store.
+under two, with ``--servers 2`` too (what CI runs). Every store runs under the same load and the
+same time scale (docs/baselines.md), so the only difference between the runs is the store.
 """
 
 from __future__ import annotations
