@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_min_verified(parser)
     parser.add_argument("--examples", type=int, default=3, metavar="N",
                         help="explanations printed per anomaly type (default 3; JSON keeps 5)")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                        help="processes to check each run with: sessions are independent, so a "
+                             "large history is checked on N cores, with the same result "
+                             "(default 1)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log progress")
 
 
@@ -56,6 +60,16 @@ def add_min_verified(parser: argparse.ArgumentParser) -> None:
                              "fewer make it inconclusive (default: %(default)s)")
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return jobs
+
+
 def fail(message: str) -> int:
     print(f"python -m analysis check: {message}", file=sys.stderr)
     return EXIT_UNCHECKABLE
@@ -73,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     unchecked = 0
     for path in run_paths:
         try:
-            result = check_run(load_run(path), args.min_verified)
+            result = check_run(load_run(path), args.min_verified, jobs=args.jobs)
         except HistoryError as error:
             fail(f"cannot check {path}: {error}")
             unchecked += 1

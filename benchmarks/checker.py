@@ -4,11 +4,14 @@ Generates a run folder of a simulated correct store (by default 1,000,000 operat
 sessions, written as the load tests would: one file per process) in a temporary folder, then
 times ``load_run`` + ``check_run`` on it and prints operations per second and the peak resident
 memory of the process (``ru_maxrss``; the generator streams, so the peak is the checker's).
+With ``--jobs 1,2`` it checks the same loaded run once per number of processes and prints each
+(``check_run(jobs=N)``; the forked workers' memory is their own, shown as the children's peak).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -28,15 +31,29 @@ from support.simulation import SimSettings, meta_for, simulate, write_run  # noq
 FIXED_OPS, OPS_PER_POLL = 12.9, 2.15
 
 
+def workers_cpu() -> float:
+    """CPU seconds of the worker processes that have exited (``check_run`` waits for them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/checker.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--operations", type=int, default=1_000_000)
     parser.add_argument("--sessions", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", default="1", metavar="N[,N...]",
+                        help="processes to check with, one measurement each (default 1)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="write the run folder here and keep it (default: a temp folder)")
     args = parser.parse_args(argv)
+    try:
+        job_counts = [int(part) for part in args.jobs.split(",")]
+    except ValueError:
+        parser.error(f"--jobs: {args.jobs!r} is not a comma-separated list of numbers")
+    if not job_counts or min(job_counts) < 1:
+        parser.error("--jobs: each number must be at least 1")
     polls = max(1.0, (args.operations / args.sessions - FIXED_OPS) / OPS_PER_POLL)
     settings = SimSettings(polls=polls)
     with tempfile.TemporaryDirectory(prefix="checker-bench-") as scratch:
@@ -47,19 +64,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         generated = time.perf_counter() - started
         print(f"generated {written} operations over {args.sessions} sessions in {generated:.1f} s "
               f"({folder})")
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started = time.perf_counter()
         run = load_run(folder)
         loaded = time.perf_counter() - started
-        result = check_run(run)
-        total = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
+        print(f"loaded {len(run.records)} operations in {loaded:.2f} s")
+        verdicts = set()
+        for jobs in job_counts:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            workers_started = workers_cpu()
+            result = check_run(run, jobs=jobs)
+            checked = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            workers = workers_cpu() - workers_started
+            verdicts.add(result.verdict)
+            print(f"--jobs {jobs}: checked in {checked:.2f} s (CPU: {cpu:.2f} s here, "
+                  f"{workers:.2f} s in workers), {result.operations / checked:,.0f} "
+                  "operations/s; "
+                  f"{result.sessions} sessions, verdict {result.verdict}; load average "
+                  f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
+                  "take cores from the workers)")
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"loaded in {loaded:.2f} s, checked in {total - loaded:.2f} s: "
-          f"{result.operations} operations, {result.sessions} sessions, verdict {result.verdict}")
-    print(f"load+check: {total:.2f} s ({cpu:.2f} s of CPU), "
-          f"{result.operations / total:,.0f} operations/s; "
-          f"peak memory (maxrss) {peak_mib:,.0f} MiB")
-    return 0 if result.verdict == "consistent" else 1
+    children_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory (maxrss): {peak_mib:,.0f} MiB; largest worker process "
+          f"{children_mib:,.0f} MiB")
+    return 0 if verdicts == {"consistent"} else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
-"""Throughput and latency of the real server (sqlite backend) against a bare aiohttp app.
+"""Throughput and latency of the real server against a bare aiohttp app, and how it scales.
 
-Run: ``python benchmarks/server_throughput.py`` (from the repository root, about 30 s).
+Run: ``python benchmarks/server_throughput.py`` (from the repository root, about two minutes).
+
+The scale figure: the same load against the server with 1, 2 and 4 processes (``--workers``)
+on sqlite (one WAL file) and on postgres (a throwaway PostgreSQL cluster, durable: fsync on, as
+sqlite's ``--synchronous full``), each on a fresh database, with the bare app's figure as the
+ceiling. PostgreSQL's own processes are not the server's: their CPU is shown apart.
 
 Why a bare app: aiohttp itself costs most of a request on this kind of machine, so an absolute
 req/s figure says little; the ratio sqlite/bare says how much the store, the middleware and the
@@ -44,6 +49,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server.pgcluster import PostgresCluster, PostgresMissing  # noqa: E402
 from server.process import ServerProcess, healthy, stop_process  # noqa: E402
 
 log = logging.getLogger("benchmark")
@@ -143,8 +149,9 @@ class Result:
     p99: float
     max: float
     errors: dict[str, int]
-    server_cpu: float | None = None  # cores the server process used (all its threads)
+    server_cpu: float | None = None  # cores the server's processes used (all their threads)
     generator_cpu: float | None = None  # cores the generator process used
+    database_cpu: float | None = None  # cores PostgreSQL's processes used (postgres only)
     other_cpu: float | None = None  # cores everything else on the machine used: noise
 
     @property
@@ -315,13 +322,17 @@ def run_aiohttp_client(url: str, load: Load, seconds: float, seed: int) -> Resul
 # --- the comparison ----------------------------------------------------------------------------
 
 def cpu_seconds(pid: int) -> float | None:
-    """User+system CPU of a process, all threads (Linux ``/proc``), to show whether the server
-    was CPU-bound; None where ``/proc`` is missing."""
+    """User+system CPU of a process and its children (``--workers``, PostgreSQL's backends), all
+    threads (Linux ``/proc``), to show whether the server was CPU-bound; None where ``/proc`` is
+    missing."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = [int(child) for listing in Path(f"/proc/{pid}/task").glob("*/children")
+                for child in listing.read_text().split()]
+    return own + sum(cpu_seconds(child) or 0.0 for child in children)
 
 
 def busy_seconds() -> float | None:
@@ -340,7 +351,8 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(name: str, url: str, pid: int, load: Load, generator: str, script: Path) -> Result:
+def measure(name: str, url: str, pid: int, load: Load, generator: str, script: Path,
+            database_pid: int | None = None) -> Result:
     """Warm-up (discarded), then the measured run, with the same generator for every server."""
 
     def run(seconds: float, seed: int) -> Result:
@@ -348,20 +360,26 @@ def measure(name: str, url: str, pid: int, load: Load, generator: str, script: P
             return run_wrk(url, load, seconds, script, seed)
         return run_aiohttp_client(url, load, seconds, seed)
 
+    def database() -> float | None:
+        return cpu_seconds(database_pid) if database_pid else None
+
     log.info("%s: warm-up %.0f s at %s", name, load.warmup_s, url)
     run(load.warmup_s, 1)
     log.info("%s: measuring %.0f s", name, load.duration_s)
     server_before, busy_before, gen_before = cpu_seconds(pid), busy_seconds(), children_cpu()
+    database_before = database()
     started = time.monotonic()
     result = run(load.duration_s, 2)
     wall = time.monotonic() - started
-    server_after, busy_after = cpu_seconds(pid), busy_seconds()
+    server_after, busy_after, database_after = cpu_seconds(pid), busy_seconds(), database()
     result.generator_cpu = (children_cpu() - gen_before) / wall
     if server_before is not None and server_after is not None:
         result.server_cpu = (server_after - server_before) / wall
+    if database_before is not None and database_after is not None:
+        result.database_cpu = (database_after - database_before) / wall
     if busy_before is not None and busy_after is not None and result.server_cpu is not None:
-        result.other_cpu = max(0.0, (busy_after - busy_before) / wall
-                               - result.server_cpu - result.generator_cpu)
+        result.other_cpu = max(0.0, (busy_after - busy_before) / wall - result.server_cpu
+                               - result.generator_cpu - (result.database_cpu or 0.0))
     return result
 
 
@@ -369,37 +387,49 @@ def _num(value: float | None, width: int, decimals: int) -> str:
     return f"{value:{width}.{decimals}f}" if value is not None else f"{'n/a':>{width}}"
 
 
-def report(results: dict[str, Result], load: Load, generator: str, settings: dict[str, Any]) -> str:
-    bare, real = results["bare aiohttp"], results["sqlite server"]
+BARE = "bare aiohttp"
+
+
+def label(backend: str, workers: int) -> str:
+    return f"{backend} x{workers}"
+
+
+def report(results: dict[str, Result], load: Load, generator: str, settings: dict[str, Any]
+           ) -> str:
+    bare, real = results[BARE], results[label("sqlite", 1)]
     lines = [
         f"generator: {'wrk -t1 (C)' if generator == 'wrk' else 'aiohttp client process'}; "
-        "both servers faced the same generator, load and request shapes in this run",
+        "every server faced the same generator, load and request shapes in this run",
         f"load: {load.connections} connections, closed loop, {load.poll_share:.0%} POST /poll, "
         f"{1 - load.poll_share:.0%} POST /answer candidate, {load.sessions} sessions; "
         f"{load.warmup_s:.0f} s warm-up + {load.duration_s:.0f} s measured per server",
-        "server: python -m server, sqlite backend, on-disk db, defaults except --port 0 --db "
-        f"(max_candidates={settings.get('max_candidates')}, log_level={settings.get('log_level')})",
+        "servers: python -m server --workers N (xN), on-disk sqlite or a durable throwaway "
+        f"PostgreSQL, defaults otherwise (max_candidates={settings.get('max_candidates')}, "
+        f"log_level={settings.get('log_level')})",
         "",
-        f"{'':16}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'requests':>10}{'errors':>8}{'CPU us/req':>11}   CPU cores: server generator others",
+        f"{'':14}{'req/s':>8}{'of bare':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'requests':>9}{'errors':>7}{'CPU us/req':>11}   CPU cores: server db generator others",
     ]
     for name, r in results.items():
-        cpu = "".join(_num(v, 9, 2) for v in (r.server_cpu, r.generator_cpu, r.other_cpu))
-        lines.append(f"{name:16}{r.rps:9.0f}{r.p50:9.2f}{r.p95:9.2f}{r.p99:9.2f}{r.max:9.2f}"
-                     f"{r.requests:10d}{r.error_count:8d}{_num(r.cpu_us_per_request, 11, 0)}"
-                     f"{'':11}{cpu}")
+        cpu = "".join(_num(v, 7, 2) for v in (r.server_cpu, r.database_cpu, r.generator_cpu,
+                                              r.other_cpu))
+        share = f"{r.rps / bare.rps:8.0%}" if bare.rps else f"{'n/a':>8}"
+        lines.append(f"{name:14}{r.rps:8.0f}{share}{r.p50:8.2f}{r.p95:8.2f}{r.p99:8.2f}"
+                     f"{r.max:8.2f}{r.requests:9d}{r.error_count:7d}"
+                     f"{_num(r.cpu_us_per_request, 11, 0)}{'':10}{cpu}")
         if r.errors:
-            lines.append(f"{'':16}errors: {r.errors}")
+            lines.append(f"{'':14}errors: {r.errors}")
     ratio = real.rps / bare.rps if bare.rps else 0.0
     lines += [
         "",
-        f"ratio sqlite/bare: {ratio:.1%} (target >= 60 %): {'met' if ratio >= 0.6 else 'NOT met'}",
-        f"sqlite p99: {real.p99:.2f} ms (target < 20 ms at {load.connections} connections): "
+        f"ratio sqlite x1/bare: {ratio:.1%} (target >= 60 %): "
+        f"{'met' if ratio >= 0.6 else 'NOT met'}",
+        f"sqlite x1 p99: {real.p99:.2f} ms (target < 20 ms at {load.connections} connections): "
         f"{'met' if real.p99 < 20 else 'NOT met'}",
     ]
     if bare.cpu_us_per_request and real.cpu_us_per_request:
-        lines.append("ratio by server CPU per request (bare/sqlite, steadier on a shared machine): "
-                     f"{bare.cpu_us_per_request / real.cpu_us_per_request:.1%}")
+        lines.append("ratio by server CPU per request (bare/sqlite x1, steadier on a shared "
+                     f"machine): {bare.cpu_us_per_request / real.cpu_us_per_request:.1%}")
     noisy = [name for name, r in results.items() if (r.other_cpu or 0.0) > 0.25]
     lines.append(
         f"{os.cpu_count()} cores; other processes used over 0.25 cores during {', '.join(noisy)}: "
@@ -423,6 +453,25 @@ def pick_generator(wanted: str) -> str:
     return "aiohttp"
 
 
+def _measure_server(results: dict[str, Result], backend: str, workers: int,
+                    cluster: PostgresCluster | None, tmp: Path, load: Load, generator: str,
+                    script: Path) -> dict[str, Any]:
+    """One server configuration on a fresh database; returns the settings it printed."""
+    name = label(backend, workers)
+    env, database_pid = {}, None
+    if backend == "postgres":
+        assert cluster is not None
+        env = {"SIGNALING_DSN": cluster.create_database(f"bench_{workers}")}
+        database_pid = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    with ServerProcess(tmp / f"bench-{workers}.db", backend=backend, cwd=ROOT, env=env,
+                       extra_args=["--workers", str(workers)]) as server:
+        log.info("%s: creating %d sessions", name, load.sessions)
+        create_sessions(server.url, load.sessions)
+        results[name] = measure(name, server.url, server.pid, load, generator, script,
+                                database_pid)
+        return server.settings
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generator", choices=("auto", "wrk", "aiohttp"), default="auto")
@@ -431,6 +480,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll-share", type=float, default=0.8)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds, discarded")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--workers", default="1,2,4", metavar="N[,N...]",
+                        help="server processes to measure each backend with (default: 1,2,4)")
+    parser.add_argument("--backends", default="sqlite,postgres",
+                        help="backends to measure (default: sqlite,postgres; sqlite x1 is "
+                             "always measured, the targets are judged on it)")
     # Internal modes: the child processes this script starts.
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
@@ -456,19 +510,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in dropped:
         log.warning("ignoring %s=%s: the benchmark runs the server with its defaults",
                     name, os.environ.pop(name))
+    workers = sorted({int(n) for n in args.workers.split(",")} | {1})
+    backends = ["sqlite", *(b for b in args.backends.split(",") if b.strip() not in ("", "sqlite"))]
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         script = Path(tmp) / "mix.lua"
         script.write_text(wrk_script())
         with bare_process() as (url, pid):
-            results["bare aiohttp"] = measure("bare", url, pid, load, generator, script)
-        with ServerProcess(Path(tmp) / "bench.db", cwd=ROOT) as server:
-            log.info("creating %d sessions", load.sessions)
-            create_sessions(server.url, load.sessions)
-            results["sqlite server"] = measure(
-                "sqlite", server.url, server.pid, load, generator, script
-            )
-            settings = server.settings
+            results[BARE] = measure("bare", url, pid, load, generator, script)
+        cluster = None
+        try:
+            for backend in backends:
+                if backend == "postgres" and cluster is None:
+                    try:
+                        # Beside the run's other files, where PostgreSQL's user can reach it.
+                        cluster = PostgresCluster(ROOT / "results" / f"bench-pg-{os.getpid()}")
+                    except PostgresMissing as missing:
+                        log.warning("%s: postgres is left out", missing)
+                        continue
+                    cluster.start()
+                for count in workers:
+                    settings = _measure_server(results, backend, count, cluster, Path(tmp),
+                                               load, generator, script)
+        finally:
+            if cluster is not None:
+                cluster.stop()
     print(report(results, load, generator, settings))
     return 0
 

@@ -1,11 +1,12 @@
 """The comparison's steps, in order: refuse a used folder, load every target, check every
 history, report, and judge the gates.
 
-A Ctrl-C or a SIGTERM (what a CI timeout sends) stops every process started here and keeps what
-was recorded, which the analysis can still read. The histories are read once: each run is loaded
-and checked here, and the report is drawn from those same loaded runs and results. Only the runs
-made by this invocation are judged: a folder that already holds anything is refused, so no
-earlier run can be checked under another store's expectation.
+A Ctrl-C or a SIGTERM (what a CI timeout sends) stops every process started here (and the
+throwaway PostgreSQL cluster) and keeps what was recorded, which the analysis can still read.
+The histories are read once: each run is loaded and checked here, and the report is drawn from
+those same loaded runs and results. Only the runs made by this invocation are judged: a folder
+that already holds anything is refused, so no earlier run can be checked under another store's
+expectation.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from analysis.checker import check_run, run_to_json, to_json
 from analysis.gates import evaluate
 from analysis.history import HistoryError, load_run
 from analysis.report_cli import exit_status, write_report
+from comparison.databases import Databases
 from comparison.load import run_target
 from comparison.settings import ComparisonSettings
+from server.pgcluster import INSTALL_HINT, PostgresMissing, find_binaries
+from server.stores import needs_postgres
 
 
 class Stopped(KeyboardInterrupt):
@@ -93,11 +97,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def run_campaign(settings: ComparisonSettings) -> int:
     targets = settings.targets
     refuse_used(settings.output)
+    if (not settings.host and needs_postgres(settings.backends) and not settings.dsn
+            and find_binaries() is None):
+        raise PostgresMissing()
     settings.output.mkdir(parents=True, exist_ok=True)
+    if settings.left_out:
+        print(f"comparing {', '.join(settings.backends)}; {', '.join(settings.left_out)} left "
+              f"out: {INSTALL_HINT}", flush=True)
     with sigterm_as_interrupt():
         try:
-            for number, target in enumerate(targets, 1):
-                run_target(settings, target, f"{target} {number}/{len(targets)}")
+            with Databases(settings.output, settings.dsn) as databases:
+                for number, target in enumerate(targets, 1):
+                    dsn = None if settings.host else databases.dsn(target)
+                    run_target(settings, target, f"{target} {number}/{len(targets)}", dsn)
             return analyse(settings)
         except KeyboardInterrupt as interrupt:
             signum = interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT

@@ -1,8 +1,10 @@
-"""One target under load: its server (unless external), Locust headless as a child process,
+"""One target under load: its servers (unless external), Locust headless as a child process,
 progress lines while it runs, and everything stopped again however it ends.
 
-Each store gets a fresh server process (``python -m server``) on a free loopback port and a fresh
-database; Locust runs in its own process, so its gevent patching never touches this one.
+Each store gets fresh server processes (``python -m server``, ``--servers`` of them) on free
+loopback ports and a fresh database they share (a SQLite file, or a PostgreSQL database whose DSN
+they get in their environment); with several, Locust spreads each scenario's peers over them
+(``--hosts``). Locust runs in its own process, so its gevent patching never touches this one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import loadtests
 from analysis.report_render import settling_words
 from comparison.progress import progress_line, read_totals
-from comparison.settings import ComparisonSettings
+from comparison.settings import DSN_VARIABLE, ComparisonSettings
 from server.process import ServerProcess, stop_process
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,11 @@ PROGRESS_EVERY_S = 5.0
 SLACK_S = 120.0
 
 
-def locust_command(settings: ComparisonSettings, target: str, url: str, run_dir: Path
+def locust_command(settings: ComparisonSettings, target: str, urls: list[str], run_dir: Path
                    ) -> list[str]:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--headless",
-        "--host", url,
+        "--host", urls[0],
         "--users", str(settings.users), "--spawn-rate", str(settings.spawn_rate),
         "--run-time", f"{settings.duration_s}s", "--stop-timeout", str(settings.stop_timeout_s),
         "--history-dir", str(run_dir / "history"),
@@ -45,6 +47,8 @@ def locust_command(settings: ComparisonSettings, target: str, url: str, run_dir:
         command += ["--settle", str(settings.settle)]
     if settings.session_ttl_ms is not None:
         command += ["--session-ttl", str(settings.session_ttl_ms)]
+    if len(urls) > 1:
+        command += ["--hosts", ",".join(urls)]
     return command + list(settings.scenarios)
 
 
@@ -81,26 +85,44 @@ def after_load_line(run_dir: Path) -> str:
     return line
 
 
-def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
-    """Start the target's server (unless external), load it, stop everything; the run folder."""
+def start_servers(settings: ComparisonSettings, backend: str, run_dir: Path, dsn: str | None
+                  ) -> list[ServerProcess]:
+    """The backend's servers on one database; ``server.log``, ``server-2.log``, ... each."""
+    servers: list[ServerProcess] = []
+    try:
+        for number in range(1, settings.servers_for(backend) + 1):
+            servers.append(ServerProcess(
+                run_dir / "server.db", backend=backend,
+                extra_args=["--time-scale", str(settings.time_scale)],
+                log_path=run_dir / ("server.log" if number == 1 else f"server-{number}.log"),
+                env={DSN_VARIABLE: dsn} if dsn else None,
+            ).start())
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str | None = None
+               ) -> Path:
+    """Start the target's servers (unless external), load them, stop everything; the run
+    folder."""
     run_dir = settings.output / target
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
-    server = None
+    servers: list[ServerProcess] = []
     locust = None
     try:
         if settings.host:
-            url = settings.host
+            urls = [settings.host]
         else:
-            server = ServerProcess(
-                run_dir / "server.db", backend=target,
-                extra_args=["--time-scale", str(settings.time_scale)],
-                log_path=run_dir / "server.log",
-            ).start()
-            url = server.url
-        print(f"[{label}] loading {url} for {settings.duration_s} s "
+            servers = start_servers(settings, target, run_dir, dsn)
+            urls = [server.url for server in servers]
+        where = urls[0] if len(urls) == 1 else f"{len(urls)} servers ({', '.join(urls)})"
+        print(f"[{label}] loading {where} for {settings.duration_s} s "
               f"({settings.users} users, time scale {settings.time_scale})", flush=True)
         with (run_dir / "locust" / "locust.log").open("wb") as output:
-            locust = subprocess.Popen(locust_command(settings, target, url, run_dir),
+            locust = subprocess.Popen(locust_command(settings, target, urls, run_dir),
                                       stdout=output, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL)
             status = _watch(locust, settings, label, run_dir)
@@ -114,6 +136,6 @@ def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
         print(f"[{label}] {after_load_line(run_dir)}", flush=True)
     finally:
         stop_process(locust, 30)
-        if server:
+        for server in servers:
             server.stop()
     return run_dir

@@ -1,7 +1,7 @@
 """The comparison's one settings object, read from the command line at the edge.
 
-Defaults finish in about three minutes on a two-core machine; ``--quick`` (what CI runs) in
-under one. Every store runs under the same load and the same time scale (docs/baselines.md), so the
+Defaults finish in about five minutes on a two-core machine (all five stores); ``--quick`` in
+under two, with ``--servers 2`` too (what CI runs). Every store runs under the same load and the same time scale (docs/baselines.md), so the
 only difference between the runs is the store. The time scale of 0.1 is for the KV model, which
 only our own servers run: an external ``--host`` target runs in real time (scale 1) unless
 ``--time-scale`` says otherwise.
@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.check_cli import share
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
-from analysis.gates import Expectation, GateError
-from server.settings import OneLineParser
-from server.stores import BACKENDS
+from analysis.gates import Expectation, GateError, with_defaults
+from server.pgcluster import find_binaries
+from server.settings import ENV_PREFIX, OneLineParser, postgres_uri
+from server.stores import BACKENDS, MEMORY, needs_postgres
+
+DSN_VARIABLE = ENV_PREFIX + "DSN"
 
 
 @dataclass(frozen=True)
@@ -39,15 +43,33 @@ class ComparisonSettings:
     min_verified: float = DEFAULT_MIN_VERIFIED
     session_ttl_ms: float | None = None
     """The target's session lifetime, for a ``--host`` target that does not report it."""
+    servers: int = 1
+    dsn: str | None = None
+    """The PostgreSQL database of the postgres backends; None: a throwaway cluster."""
+    left_out: tuple[str, ...] = ()
+    """Default backends left out because PostgreSQL is not installed (said in one line)."""
 
     @property
     def targets(self) -> tuple[str, ...]:
         """What the runs are called: the backends, or the external target's name."""
         return (self.name or "external",) if self.host else self.backends
 
+    def servers_for(self, backend: str) -> int:
+        """Server processes for one backend: ``--servers``, but one for a store in memory."""
+        return 1 if BACKENDS[backend].database == MEMORY else self.servers
+
 
 OWN_TIME_SCALE = 0.1
 """The comparison's time scale for our own servers: the KV model's 60 s cache lasts 6 s."""
+
+
+def default_backends(dsn: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every backend, but those on PostgreSQL only where it can be had (installed, or a
+    ``--dsn``), so the README's command works on a fresh machine; (chosen, left out)."""
+    if dsn or find_binaries() is not None:
+        return tuple(BACKENDS), ()
+    chosen = tuple(name for name in BACKENDS if not needs_postgres([name]))
+    return chosen, tuple(name for name in BACKENDS if name not in chosen)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         "and write a report (plots, verdict, gates) into one result folder.",
     )
     add = parser.add_argument
-    add("--backends", default=",".join(BACKENDS),
-        help="comma-separated stores to start and load (default: %(default)s)")
+    add("--backends", default=None,
+        help="comma-separated stores to start and load (default: "
+        f"{','.join(BACKENDS)}; the PostgreSQL ones only where PostgreSQL is installed or "
+        "--dsn is given)")
     add("--host", default=None, metavar="URL",
         help="load this external server instead of starting ours (no server is started)")
     add("--name", default=None, help="what the report calls the --host target")
@@ -92,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET=consistent|lost-writes|anomalies",
         help="gate for the report (analysis/gates.py); default: "
         + ", ".join(f"{name}={b.expected}" for name, b in BACKENDS.items()))
+    add("--servers", type=int, default=1, metavar="N",
+        help="server processes per store, on one database, with each scenario's peers spread "
+        "over them (kv, in one process's memory, keeps one) (default: %(default)s)")
+    add("--dsn", default=None, metavar="URL",
+        help="PostgreSQL database for the postgres backends, which then share it (default: $"
+        + DSN_VARIABLE + ", else a throwaway cluster in the result folder with a fresh database "
+        "for each, removed at the end)")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
@@ -99,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     parser = build_parser()
     args = parser.parse_args(argv)
-    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    dsn = args.dsn or os.environ.get(DSN_VARIABLE) or None
+    if args.backends is None:
+        backends, left_out = default_backends(dsn)
+    else:
+        backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+        left_out = ()
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         parser.error(f"--backends: {', '.join(unknown) or 'none'} not among {', '.join(BACKENDS)}")
@@ -112,17 +148,25 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     if args.session_ttl is not None and not args.host:
         parser.error("--session-ttl is for a --host target; our servers report their own")
     for name, value in (("--users", args.users), ("--spawn-rate", args.spawn_rate),
-                        ("--duration", args.duration), ("--session-ttl", args.session_ttl)):
+                        ("--duration", args.duration), ("--session-ttl", args.session_ttl),
+                        ("--servers", args.servers)):
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
+    if args.host and args.servers != 1:
+        parser.error("--servers starts servers of ours; an external --host is one target")
+    if dsn and postgres_uri(dsn):
+        parser.error(f"--dsn: {postgres_uri(dsn)}")
     quick = args.quick
     try:
-        expect = tuple(Expectation.parse(text) for text in args.expect) or (
-            () if args.host else tuple(Expectation(b, BACKENDS[b].expected) for b in backends)
-        )
+        explicit = [Expectation.parse(text) for text in args.expect]
     except GateError as error:
         parser.error(str(error))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    output = args.output or Path("results") / stamp
+    # The harness's own gate for each of its stores that no --expect names, as the report does.
+    runs = [{"backend": b, "run": f"{output.name}-{b}", "path": str(output / b)}
+            for b in backends]
+    expect = tuple(explicit if args.host else with_defaults(explicit, runs))
     return ComparisonSettings(
         backends=backends,
         host=args.host.rstrip("/") if args.host else None,
@@ -134,8 +178,11 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         settle=args.settle,
         time_scale=args.time_scale or (1.0 if args.host else OWN_TIME_SCALE),
         stop_timeout_s=args.stop_timeout if args.stop_timeout is not None else (3 if quick else 5),
-        output=args.output or Path("results") / stamp,
+        output=output,
+        left_out=left_out,
         expect=expect,
         min_verified=args.min_verified,
         session_ttl_ms=args.session_ttl,
+        servers=args.servers,
+        dsn=dsn,
     )

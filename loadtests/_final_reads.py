@@ -1,5 +1,8 @@
 """The reads after the load: poll both sides of every session touched, once the store settled.
 
+With several servers (``--hosts``) the sessions take turns among them: on a consistent store every
+server's final read is the same.
+
 The checker decides *lost* from these (``docs/history.md``, "Final reads"). They run in their own
 greenlet, started when the test stops, so a worker keeps answering its master meanwhile; Locust's
 ``quitting`` waits for them before the process exits. They are not Locust requests: the load has
@@ -156,15 +159,27 @@ class FinalReads:
                 self.done(self)
 
     def _readers(self) -> dict[str, Peer]:
-        """One reader per scenario (its client names say which scenario's session it reads)."""
+        """The reader of each session: one per scenario and server, so its client names say
+        which scenario's session it reads and each has its own lanes; with several servers
+        (``--hosts``) the sessions take them in turn, as the peers did."""
         options = self.recording.options
         session = FastHttpSession(self.host, request_event=EventHook(), user=None,
                                   concurrency=CONCURRENCY,
                                   network_timeout=max(options.connection_timeout_s, 1.0))
         transport = Transport(session, options.origin, self.recording.unsupported)
-        return {scenario: Peer(PeerContext(transport, self.recording.history, sessions={},
-                                           scenario=scenario), 0, f"final-{scenario}")
-                for scenario in set(self.sessions.values())}
+        made: dict[tuple[str, str], Peer] = {}
+        readers: dict[str, Peer] = {}
+        for turn, code in enumerate(sorted(self.sessions)):
+            scenario, target = self.sessions[code], options.target(turn)
+            reader = made.get((scenario, target))
+            if reader is None:
+                context = PeerContext(transport, self.recording.history, sessions={},
+                                      scenario=scenario)
+                role = f"final-{scenario}" + (f"-{options.hosts.index(target) + 1}"
+                                              if target else "")
+                reader = made[scenario, target] = Peer(context, 0, role, target)
+            readers[code] = reader
+        return readers
 
     def _round(self, readers: dict[str, Peer], held: _Round) -> Results:
         """Read both sides of every session once, into ``held``; what each read returned."""
@@ -173,7 +188,7 @@ class FinalReads:
         results: Results = {}
         pool = Pool(CONCURRENCY)
         for code in sorted(self.sessions):
-            pool.spawn(self._read, readers[self.sessions[code]], code, results)
+            pool.spawn(self._read, readers[code], code, results)
         pool.join()
         return results
 

@@ -1,7 +1,8 @@
 """Wires the recording into Locust's life cycle through its event hooks.
 
 - ``init_command_line_parser``: our options (``_options``).
-- ``init``: ``--tags`` select whole scenarios (``_selection``).
+- ``init``: ``--tags`` select whole scenarios (``_selection``); a distributed runner registers
+  the messages that carry the workers' histories to the master (``_streaming``).
 - ``test_start``: the master or local runner asks the target for its settings, resolves the run
   id, settle time and backend name into ``parsed_options`` (which the master then ships to its
   workers) and writes ``meta.json``; every process that runs users opens its history file.
@@ -11,7 +12,8 @@
   this is how to find it), and a local runner adds how the store settled to ``meta.json``.
 - ``quitting``: waits for the final reads and closes the history. If Locust quits before the users
   stopped (a SIGINT, or a ``--stop-timeout`` longer than the master waits for its workers), the
-  users are stopped here first, so the final reads still follow the load.
+  users are stopped here first, so the final reads still follow the load. A master waits until
+  every worker's history has arrived.
 - ``quit``: a master that forked its workers (``--processes``) waits for them (``_forked_workers``).
 
 Importing this module registers the listeners once per process; every scenario imports it.
@@ -46,6 +48,7 @@ from loadtests._meta import (
 from loadtests._options import add_arguments, load_options
 from loadtests._recording import current_recording, history_dir, open_recording
 from loadtests._selection import select_by_tags
+from loadtests._streaming import attach, collector_for
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +135,11 @@ def _resolve_run(environment: Any) -> None:
         parsed.settle = f"{default_settle_model_s(config, options.time_scale):g}"
     if options.settle_mode is None:
         parsed.settle_mode = default_settle_mode(config)
-    run = _RunMeta(history_dir(load_options(parsed)).parent / "meta.json", config, started,
-                   time.monotonic())
+    folder = history_dir(load_options(parsed))
+    collector = collector_for(environment)
+    if collector is not None:
+        collector.folder = folder
+    run = _RunMeta(folder.parent / "meta.json", config, started, time.monotonic())
     earlier = _metas.get(environment)
     if earlier is not None and earlier.path == run.path:  # another start in the same web UI
         run.started, run.earlier_load_s = earlier.started, earlier.load_s
@@ -168,6 +174,10 @@ def _on_parser(parser: Any, **_: Any) -> None:
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     select_by_tags(environment)
+    attach(environment)
+    hosts = load_options(environment.parsed_options).hosts
+    if hosts and not environment.host:  # --hosts alone: Locust's --host is the first of them
+        environment.host = hosts[0]
     parsed = environment.parsed_options
     if isinstance(environment.runner, MasterRunner) and getattr(parsed, "processes", None):
         _forking_master["timeout"] = 1.0  # the real bound is set when the test stops
@@ -199,6 +209,11 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
+    collector = collector_for(environment)
+    if collector is not None:
+        options = load_options(environment.parsed_options)
+        collector.wait_for_workers(environment.runner, options.settle_s
+                                   + (environment.stop_timeout or 0.0) + FINAL_READS_GRACE_S)
     recording = current_recording(environment)
     if recording is None or recording.history.closed:
         return

@@ -92,6 +92,7 @@ def build_meta(*, options: LoadOptions, config: dict[str, Any] | None, host: str
         "run": options.run_id,
         "backend": backend_name(options, config, host),
         "target": host,
+        "hosts": list(options.hosts),
         "scenarios": scenarios,
         "users": users,
         "spawn_rate": spawn_rate,

@@ -87,6 +87,10 @@ def add_arguments(parser: Any) -> None:
                             "/_harness/config reports, else the host)")
     group.add_argument("--origin", default=DEFAULT_ORIGIN, metavar="URL",
                        help=f"Origin header sent with every request (default: {DEFAULT_ORIGIN})")
+    group.add_argument("--hosts", default=None, metavar="URL,URL",
+                       help="servers on one database to spread each scenario's peers over, so "
+                            "an offerer and its answerer talk to different ones (default: "
+                            "--host only; --host defaults to the first)")
 
 
 def _blank(value: Any) -> bool:
@@ -138,6 +142,12 @@ class LoadOptions:
     backend_name: str | None
     origin: str
     session_ttl_ms: float | None = None
+    hosts: tuple[str, ...] = ()
+
+    def target(self, turn: int) -> str:
+        """The base URL of the ``turn``-th peer's server; empty (Locust's ``--host``) unless
+        ``--hosts`` named several."""
+        return self.hosts[turn % len(self.hosts)] if len(self.hosts) > 1 else ""
 
     @property
     def settle_s(self) -> float:
@@ -187,6 +197,7 @@ def load_options(parsed: Any) -> LoadOptions:
         backend_name=get("backend_name", None),
         origin=str(get("origin", DEFAULT_ORIGIN)),
         session_ttl_ms=None if session_ttl is None else float(session_ttl),
+        hosts=parse_hosts(get("hosts", "")),
     )
 
 
@@ -195,3 +206,14 @@ def _trickle(text: str) -> bool:
     if text not in ("on", "off"):
         raise ValueError(f"--trickle: {text!r} is not on or off")
     return text == "on"
+
+
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """``"http://a:1, http://b:2/"`` -> ("http://a:1", "http://b:2"); ValueError naming
+    ``--hosts`` for anything but http(s) URLs."""
+    hosts = tuple(part.strip().rstrip("/") for part in str(text).split(",") if part.strip())
+    bad = [host for host in hosts if not host.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"--hosts: {bad[0]!r} is not an http:// or https:// URL")
+    return hosts
+

@@ -79,11 +79,16 @@ class Lanes:
 
 
 class Peer:
-    """One role of one Locust user; its methods are the API's operations."""
+    """One role of one Locust user; its methods are the API's operations.
 
-    def __init__(self, context: PeerContext, user: int, role: str) -> None:
+    ``target`` is the server this browser talks to when the run spreads peers over several
+    (``--hosts``): its base URL, recorded with every operation; empty for Locust's ``--host``.
+    """
+
+    def __init__(self, context: PeerContext, user: int, role: str, target: str = "") -> None:
         self.context = context
         self.role = role
+        self.target = target
         self.lanes = Lanes(user, role)
         # The X-Client-Id: one per browser, shared by its lanes, because one browser's requests
         # all reach the same KV edge (its nearest location), whatever lane records them.
@@ -101,8 +106,9 @@ class Peer:
                                   "value": value}
         t0 = time.monotonic_ns()
         try:
-            reply = context.transport.exchange(method, path, body, client=self.browser, name=op,
-                                               expected=expected, read=op in READS)
+            reply = context.transport.exchange(method, self.target + path, body,
+                                               client=self.browser, name=op, expected=expected,
+                                               read=op in READS)
         except BaseException as exc:  # the load stopped under us: the write may still land
             record.update(t0=t0, t1=time.monotonic_ns(), host=context.host, status=None,
                           type="info", error=f"{INTERRUPTED}: {type(exc).__name__}")
@@ -140,6 +146,8 @@ class Peer:
         if self.context.final:
             record["final"] = True
         record["scenario"] = self.context.scenario
+        if self.target:
+            record["target"] = self.target
         if record["session"] is not None and record["op"] != "list":
             self.context.sessions.setdefault(record["session"], self.context.scenario)
         self.context.history.write(record)

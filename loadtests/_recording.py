@@ -2,7 +2,8 @@
 
 One ``Recording`` exists per Locust ``Environment`` in a process that runs users (a local runner
 or a worker; never a master). It is opened at test start, after the master resolved the run id,
-and closed when Locust quits, after the final reads.
+and closed when Locust quits, after the final reads. A local runner writes its history file
+itself; a worker sends its lines to the master, which writes the same file (``_streaming``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from locust.runners import WorkerRunner
+
 from loadtests._history import HistoryFile
 from loadtests._identity import history_file_name
 from loadtests._options import LoadOptions, load_options
+from loadtests._streaming import HistoryStream
 from loadtests._tokens import TokenSource
 
 if TYPE_CHECKING:
@@ -36,7 +40,8 @@ class Recording:
     """What the scenarios of one process write to and read from."""
 
     options: LoadOptions
-    history: HistoryFile
+    history: HistoryFile | HistoryStream
+    """Written here, or, on a worker of a distributed run, sent to the master."""
     tokens: TokenSource = field(default_factory=TokenSource)
     sessions: dict[str, str] = field(default_factory=dict)  # code -> scenario that touched it
     unsupported: dict[str, str] = field(default_factory=dict)
@@ -65,7 +70,12 @@ def open_recording(environment: Any) -> Recording:
             current.options = options
             return current
         current.history.close()
-    recording = Recording(options=options, history=HistoryFile(path))
+    if isinstance(environment.runner, WorkerRunner):
+        history: HistoryFile | HistoryStream = HistoryStream(
+            environment.runner, path.stem, path)
+    else:
+        history = HistoryFile(path)
+    recording = Recording(options=options, history=history)
     if current is not None:  # keep tokens and user numbers unique within the process
         recording.tokens, recording._users = current.tokens, current._users
         recording.unsupported = current.unsupported

@@ -49,9 +49,14 @@ class SignalingUser(FastHttpUser):
         self._peers: dict[str, Peer] = {}
 
     def peer(self, role: str) -> Peer:
-        """The peer playing ``role``; kept for the user's life so retired lanes stay retired."""
+        """The peer playing ``role``; kept for the user's life so retired lanes stay retired.
+
+        With several ``--hosts``, each new peer of a user talks to the next server in turn, so
+        an offerer and its answerer are on different servers (from user to user the turn
+        starts one further on)."""
         if role not in self._peers:
-            self._peers[role] = Peer(self.peer_context, self.number, role)
+            target = self.options.target(self.number + len(self._peers))
+            self._peers[role] = Peer(self.peer_context, self.number, role, target)
         return self._peers[role]
 
     def deadline(self) -> float:

@@ -1,5 +1,9 @@
 """Apply ``migrations/NNNN_name.sql`` in order, each once, each in its own transaction.
 
+SQLite's migrations are the files at the top of ``migrations/``; PostgreSQL's are in
+``migrations/postgres/``, applied by :mod:`server.migrate_postgres` with the same rules, which
+live here: how files are found and named, and when a database is refused.
+
 The applied versions are recorded in ``schema_migrations`` inside the same transaction as the
 schema change, so a crash mid-migration leaves either both or neither, and a restart applies
 nothing twice. A database that records a version this code does not know was written by a newer
@@ -31,13 +35,14 @@ class Migration:
     sql: str
 
 
-def available_migrations() -> list[Migration]:
-    """The SQL files shipped in the ``migrations`` package, sorted by version.
+def available_migrations(folder: str = "") -> list[Migration]:
+    """The SQL files shipped in the ``migrations`` package (or its ``folder``), by version.
 
     Read through importlib.resources so they are found in a checkout and in an installed wheel.
     """
     found = []
-    for entry in resources.files("migrations").iterdir():
+    root = resources.files("migrations")
+    for entry in (root / folder if folder else root).iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
@@ -64,13 +69,7 @@ async def migrate(conn: aiosqlite.Connection) -> list[int]:
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     migrations = available_migrations()
-    known = {m.version for m in migrations}
-    newer = sorted((await _applied_versions(conn)) - known)
-    if newer:
-        raise MigrationError(
-            f"the database was written by a newer schema (version {newer[-1]}; this release "
-            f"knows up to {max(known, default=0)}): use a newer server or another --db file"
-        )
+    refuse_newer(await _applied_versions(conn), migrations, "another --db file")
     applied_now = []
     for migration in migrations:
         await conn.execute("BEGIN IMMEDIATE")
@@ -92,6 +91,17 @@ async def migrate(conn: aiosqlite.Connection) -> list[int]:
         log.info("applied migration %04d_%s", migration.version, migration.name)
         applied_now.append(migration.version)
     return applied_now
+
+
+def refuse_newer(applied: set[int], migrations: list[Migration], elsewhere: str) -> None:
+    """Raise :class:`MigrationError` if the database records a version this release lacks."""
+    known = {m.version for m in migrations}
+    newer = sorted(applied - known)
+    if newer:
+        raise MigrationError(
+            f"the database was written by a newer schema (version {newer[-1]}; this release "
+            f"knows up to {max(known, default=0)}): use a newer server or {elsewhere}"
+        )
 
 
 def _statements(script: str) -> list[str]:

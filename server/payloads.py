@@ -111,7 +111,15 @@ def text_field(
         raise BadRequest(f"field {name} is longer than {max_len} characters")
     if not is_unicode(value):
         raise BadRequest(f"field {name} is not valid Unicode (it holds a lone surrogate)")
+    _refuse_nul(value, f"field {name}")
     return value
+
+
+def _refuse_nul(text: str, what: str) -> None:
+    """PostgreSQL's text cannot hold U+0000, so no store takes it: a request means the same on
+    every backend."""
+    if "\x00" in text:
+        raise BadRequest(f"{what} holds a NUL character (U+0000), which cannot be stored")
 
 
 def is_unicode(text: str) -> bool:
@@ -144,6 +152,7 @@ def path_name(request: web.Request, name: str) -> str:
     value = request.match_info[name]
     if len(value) > MAX_NAME:
         raise BadRequest(f"{name} is longer than {MAX_NAME} characters")
+    _refuse_nul(value, name)
     return value
 
 

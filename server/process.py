@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -68,7 +68,10 @@ class ServerProcess:
         startup_timeout: float = 30.0,
         python: str = sys.executable,
         cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``env`` is added to this process's environment for the server: the way to give it a
+        secret (``SIGNALING_DSN``), which a command line would show to every user in ``ps``."""
         self.args = [python, "-m", "server", "--port", "0", "--backend", backend]
         if db is not None:
             self.args += ["--db", str(db)]
@@ -76,6 +79,7 @@ class ServerProcess:
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.cwd = cwd
+        self.env = dict(env or {})
         self.url = ""
         self.settings: dict[str, object] = {}
         self._process: subprocess.Popen[str] | None = None
@@ -89,7 +93,7 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=self.cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
         )
         found = threading.Event()
         threading.Thread(target=self._pump, args=(found,), daemon=True).start()
@@ -148,7 +152,8 @@ class ServerProcess:
         return self._process.wait(timeout)
 
     def kill(self) -> None:
-        """SIGKILL: the crash a durability test needs (no clean shutdown at all)."""
+        """SIGKILL: the crash a durability test needs (no clean shutdown at all; the workers of
+        ``--workers`` die with it)."""
         if self._process and self._process.poll() is None:
             self._process.kill()
             self._process.wait()

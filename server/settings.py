@@ -2,7 +2,9 @@
 
 Each setting is declared once, as a dataclass field whose metadata carries its help text and
 check, so ``--help``, the environment variables (``SIGNALING_<NAME>``), the start-up banner and
-``GET /_harness/config`` (which leaves out local paths) can never disagree about what exists.
+``GET /_harness/config`` (which leaves out where the data lives: the database file, the DSN) can
+never disagree about what exists. A password in ``--dsn`` is never shown, not even in the
+banner.
 Nested groups (the KV model's settings) get a flag prefix, e.g. ``--kv-cache-ttl`` /
 ``SIGNALING_KV_CACHE_TTL``.
 """
@@ -16,10 +18,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .stores import BACKENDS
+from .stores import BACKENDS, POSTGRES, SQLITE
 
 ENV_PREFIX = "SIGNALING_"
+SHARED_DATABASES = (SQLITE, POSTGRES)
+"""Where several server processes see one another's writes (``--workers``)."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -34,11 +39,16 @@ def setting(
     check: Callable[[Any], str | None] | None = None,
     choices: Sequence[str] | None = None,
     flag: str | None = None,
+    local: bool = False,
+    shown: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """Declare one setting: ``check`` returns a complaint or None; ``flag`` overrides the name."""
+    """Declare one setting: ``check`` returns a complaint or None; ``flag`` overrides the name;
+    ``local`` says where this machine keeps the data (left out of ``/_harness/config``);
+    ``shown`` is how the banner prints it (a password hidden)."""
     return dataclasses.field(
         default=default,
-        metadata={"help": help, "check": check, "choices": choices, "flag": flag},
+        metadata={"help": help, "check": check, "choices": choices, "flag": flag,
+                  "local": local, "shown": shown},
     )
 
 
@@ -70,6 +80,36 @@ def session_lifetime(value: int) -> str | None:
 
 def probability(value: float) -> str | None:
     return None if 0.0 <= value <= 1.0 else "must be between 0 and 1"
+
+
+MAX_WORKERS = 64
+
+
+def worker_count(value: int) -> str | None:
+    return None if 1 <= value <= MAX_WORKERS else f"must be between 1 and {MAX_WORKERS}"
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def postgres_uri(value: str) -> str | None:
+    if value and urlsplit(value).scheme not in POSTGRES_SCHEMES:
+        return "must be a postgresql:// URI, e.g. postgresql://user:password@127.0.0.1:5432/db"
+    return None
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password (in the user part or a ``password`` parameter) as ``***``."""
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}{':***' if colon else ''}@{hostport}"
+    query = urlencode([(key, "***" if key.lower() == "password" else value)
+                       for key, value in parse_qsl(parts.query, keep_blank_values=True)],
+                      safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -124,8 +164,19 @@ class Settings:
 
     host: str = setting("127.0.0.1", "address to listen on")
     port: int = setting(8080, "port to listen on", check=port_number)
-    db: Path = setting(Path("signaling.db"), "SQLite database file (sqlite and rmw backends)")
+    db: Path = setting(Path("signaling.db"), "SQLite database file (sqlite and rmw backends)",
+                       local=True)
+    dsn: str = setting(
+        "", "PostgreSQL connection URI (postgres and rmw-postgres backends), e.g. "
+        "postgresql://user:password@127.0.0.1:5432/signaling; its password is never printed",
+        check=postgres_uri, local=True, shown=redact_dsn,
+    )
     backend: str = setting("sqlite", "storage backend", choices=tuple(BACKENDS))
+    workers: int = setting(
+        1, "server processes sharing the port (SO_REUSEPORT), each with its own connections to "
+        "the one database; the kv backend's memory is per process, so it runs one",
+        check=worker_count,
+    )
     synchronous: str = setting(
         "full", "SQLite fsync policy of the writer: full makes every acknowledged write survive "
         "a power cut; normal only a crashed process (faster)", choices=("full", "normal"),
@@ -162,15 +213,30 @@ class Settings:
     log_level: str = setting("info", "logging level", choices=LOG_LEVELS)
     kv: KvSettings = group(KvSettings, prefix="kv")
 
+    def __post_init__(self) -> None:
+        database = BACKENDS[self.backend].database
+        if database == POSTGRES and not self.dsn:
+            raise SettingsError(f"--backend {self.backend} needs --dsn / {ENV_PREFIX}DSN "
+                                "(postgresql://user:password@host:port/database)")
+        if self.workers > 1 and database not in SHARED_DATABASES:
+            raise SettingsError(f"--workers / {ENV_PREFIX}WORKERS: {self.workers}: the "
+                                f"{self.backend} backend keeps sessions in one process's memory")
+
     def as_dict(self) -> dict[str, Any]:
-        """The settings as JSON-ready data, for the banner the operator reads."""
-        return _jsonable(dataclasses.asdict(self))
+        """The settings as JSON-ready data, for the banner the operator reads (a DSN's
+        password hidden)."""
+        values = _jsonable(dataclasses.asdict(self))
+        for field in dataclasses.fields(self):
+            if field.metadata.get("shown"):
+                values[field.name] = field.metadata["shown"](getattr(self, field.name))
+        return values
 
     def shareable(self) -> dict[str, Any]:
-        """The settings without local file paths, for ``GET /_harness/config`` (and so for
-        ``meta.json``): what shapes the server's behaviour, not where its files are."""
-        return {name: value for name, value in self.as_dict().items()
-                if not isinstance(getattr(self, name), Path)}
+        """The settings without where the data lives (database file, DSN), for
+        ``GET /_harness/config`` (and so for ``meta.json``): what shapes the server's
+        behaviour, not where its data is."""
+        local = {field.name for field in dataclasses.fields(self) if field.metadata.get("local")}
+        return {name: value for name, value in self.as_dict().items() if name not in local}
 
 
 def _jsonable(value: Any) -> Any:

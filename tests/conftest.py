@@ -22,10 +22,13 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from analysis.__main__ import main as analysis_main
+from server.pgcluster import PostgresCluster
 from server.process import ServerProcess
 from server.settings import KvSettings, Settings
-from support import IN_CI, PLOTS_COMPARISON, WrittenReport
+from server.stores import BACKENDS, POSTGRES
+from support import IN_CI, PLOTS_COMPARISON, ServerFactory, WrittenReport
 from support.api import SettingsFactory
+from support.postgres import database_name, start_test_cluster
 
 collect_ignore = [] if os.environ.get("HARNESS_LOCUST_ENV") else ["locust_env"]
 
@@ -36,15 +39,38 @@ if IN_CI:
 
 
 @pytest.fixture
-def api_settings(tmp_path: Path) -> SettingsFactory:
-    """Settings for an in-process app: a fresh database file under ``tmp_path``, and the KV
-    model without modelled latency or write interval (the API suites test behaviour, not the
-    model's timing); keyword arguments override any field."""
+def api_settings(tmp_path: Path, request: pytest.FixtureRequest) -> SettingsFactory:
+    """Settings for an in-process app: a fresh database file under ``tmp_path`` (for the
+    PostgreSQL backends a fresh database, :func:`postgres_dsn`), and the KV model without
+    modelled latency or write interval (the API suites test behaviour, not the model's timing);
+    keyword arguments override any field."""
     def make(backend: str, **overrides: Any) -> Settings:
         kv = KvSettings(hot_read_ms=0.0, cold_read_ms=0.0, write_ms=0.0, write_interval=0.0)
+        dsn = (request.getfixturevalue("postgres_dsn")
+               if BACKENDS[backend].database == POSTGRES else "")
         return dataclasses.replace(
-            Settings(db=tmp_path / "api.db", backend=backend, kv=kv), **overrides)
+            Settings(db=tmp_path / "api.db", dsn=dsn, backend=backend, kv=kv), **overrides)
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole test run, started when a test first
+    needs it (skipped, or failed in CI, where PostgreSQL is not installed)."""
+    cluster = start_test_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The DSN of a fresh, empty database, dropped after the test."""
+    name = database_name()
+    dsn = postgres_cluster.create_database(name)
+    yield dsn
+    postgres_cluster.drop_database(name)
 
 
 @pytest.fixture
@@ -60,6 +86,27 @@ def sqlite_server(sqlite_db: Path) -> Iterator[ServerProcess]:
     server is simply reaped)."""
     with ServerProcess(sqlite_db) as server:
         yield server
+
+
+@pytest.fixture
+def start_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerFactory]:
+    """``start_server(backend, *args, workers=1)``: ``python -m server`` on a fresh database of
+    its own (a file under ``tmp_path``, or a fresh PostgreSQL database whose DSN the server
+    gets in its environment), answering ``/health``; every server started is stopped after the
+    test. Two servers of one test share the database, as servers behind a load balancer do."""
+    started: list[ServerProcess] = []
+
+    def start(backend: str, *args: str, workers: int = 1) -> ServerProcess:
+        env = ({"SIGNALING_DSN": request.getfixturevalue("postgres_dsn")}
+               if BACKENDS[backend].database == POSTGRES else {})
+        server = ServerProcess(tmp_path / "signaling.db", backend=backend, env=env,
+                               extra_args=["--workers", str(workers), *args])
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -83,7 +83,7 @@ async def test_custom_code_and_code_in_use(client: TestClient) -> None:
 
 # The baselines write the answer without checking for an earlier one, as rondevu did
 # (docs/baselines.md): a different second answer is acknowledged and replaces the first.
-OVERWRITES_ANSWER = {"rmw", "kv"}
+OVERWRITES_ANSWER = {"rmw", "rmw-postgres", "kv"}
 
 
 async def test_answer_is_write_once(client: TestClient, backend: str) -> None:

@@ -1,8 +1,8 @@
-"""``python -m loadtests`` end to end: the quick comparison of all three stores, Ctrl-C and
-SIGTERM, and a used ``--output`` folder.
+"""``python -m loadtests`` end to end: the quick comparison of every store, Ctrl-C and SIGTERM,
+and a used ``--output`` folder.
 
-They run the real thing in subprocesses (servers, Locust, checker, report), so this is also
-where a broken seam between the parts shows up.
+All run the real thing in subprocesses (servers, Locust, PostgreSQL, checker, report), so this
+is also where a broken seam between the parts shows up.
 """
 
 from __future__ import annotations
@@ -13,42 +13,61 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from support import CHECKER_CASES
+from server.pgcluster import find_binaries
+from server.stores import BACKENDS
+from support import CHECKER_CASES, IN_CI
 from support.commands import run as harness
 
 
-def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Path) -> None:
+def needs_postgresql() -> None:
+    if find_binaries() is None and not IN_CI:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+
+
+@pytest.mark.timeout(600)
+def test_quick_campaign_on_two_servers_gates_pass_consistent_stores_baselines_not(
+        tmp_path: Path) -> None:
+    """Every store, each (but kv, in one process's memory) as two servers on one database with
+    the peers of each scenario spread over them; the postgres stores on a throwaway cluster."""
+    needs_postgresql()
     output = tmp_path / "campaign"
-    run = subprocess.run([sys.executable, "-m", "loadtests", "--quick", "--output", str(output)],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "loadtests", "--quick", "--servers", "2",
+                          "--output", str(output)],
+                         capture_output=True, text=True, timeout=540)
     print(run.stdout[-4000:], run.stderr[-4000:])
     assert run.returncode == 0
     lines = run.stdout.strip().splitlines()
     assert lines[-2] == f"report: {output / 'report.html'}"
     assert lines[-1].startswith("exit 0: the harness's gates held (sqlite consistent, rmw lost ")
-    for backend in ("sqlite", "rmw", "kv"):
+    for backend in BACKENDS:
         assert (output / backend / "meta.json").is_file()
         assert list((output / backend / "history").glob("*.jsonl"))
         assert (output / backend / "locust" / "locust_stats.csv").is_file()
+        servers = 1 if backend == "kv" else 2
+        hosts = json.loads((output / backend / "meta.json").read_text())["hosts"]
+        assert len(hosts) == (servers if servers > 1 else 0)
+        assert len(list((output / backend).glob("server*.log"))) == servers
     for name in ("check.json", "report.html", "summary.md", "summary.json"):
         assert (output / name).stat().st_size > 0
     assert list((output / "plots").glob("*.png")) and list((output / "plots").glob("*.svg"))
     runs = {r["backend"]: r for r in json.loads((output / "check.json").read_text())["runs"]}
     verdicts = {backend: run["verdict"] for backend, run in runs.items()}
-    assert verdicts == {"sqlite": "consistent", "rmw": "anomalies found",
-                        "kv": "anomalies found"}
+    assert verdicts == {"sqlite": "consistent", "rmw": "anomalies found", "kv": "anomalies found",
+                        "postgres": "consistent", "rmw-postgres": "anomalies found"}
     # The seed's failure, reproduced: kv erases acknowledged answers through stale ICE candidate
     # updates (the checker names each culprit candidate write); sqlite never does.
     erased = {backend: run["anomalies"]["lost-answer"]["erased_by"]
               for backend, run in runs.items()}
     by_candidates = {backend: counts["offerer-candidate"] + counts["answerer-candidate"]
                      for backend, counts in erased.items()}
-    assert by_candidates["kv"] > 0 and by_candidates["sqlite"] == 0
+    assert by_candidates["kv"] > 0
+    assert by_candidates["sqlite"] == by_candidates["postgres"] == 0
     assert runs["sqlite"]["anomalies"]["lost-answer"]["by_cause"] == {"erased": 0,
                                                                      "overwritten": 0}
     kv_example = next(e for e in runs["kv"]["anomalies"]["lost-answer"]["examples"]
@@ -63,8 +82,11 @@ def test_quick_campaign_gates_pass_sqlite_consistent_baselines_not(tmp_path: Pat
     assert f"{by_candidates['kv']} (kv)" in line and "0 (sqlite)" in line
     assert (output / "plots" / "erased-answer.png").stat().st_size > 0
     assert "rmw: known to lose writes, and caught losing" in run.stdout
+    assert "rmw-postgres: known to lose writes, and caught losing" in run.stdout
     assert "sqlite: expected consistent, and found consistent" in run.stdout
-    assert "[kv 3/3]" in run.stdout and "requests" in run.stdout  # progress a person can follow
+    assert "postgres: expected consistent, and found consistent" in run.stdout
+    assert f"[kv 3/{len(BACKENDS)}]" in run.stdout and "requests" in run.stdout  # progress
+    assert not (output / "pgcluster").exists()  # the throwaway cluster is gone
 
 
 def _group_alive(pgid: int) -> bool:
@@ -134,3 +156,60 @@ def test_a_used_output_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> N
                                    "judged, so choose a new folder")
     assert sorted(str(p.relative_to(output)) for p in output.rglob("*")) == before
     assert done.stdout == ""
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
+def test_sigterm_stops_everything_the_postgres_cluster_included(tmp_path: Path) -> None:
+    """SIGTERM to the comparison alone (as a supervisor sends it): its servers, Locust and the
+    throwaway PostgreSQL cluster (in a session of its own) are stopped, the cluster's folder is
+    removed, and the history kept is consistent."""
+    needs_postgresql()
+    # Where the cluster's user (postgres, when the tests run as root) can reach the run folder.
+    output = Path(tempfile.mkdtemp(prefix="harness-sigterm-")) / "terminated"
+    output.parent.chmod(0o755)
+    campaign = subprocess.Popen(
+        [sys.executable, "-m", "loadtests", "--backends", "postgres", "--servers", "2",
+         "--duration", "60", "--output", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    history = output / "postgres" / "history"
+    deadline = time.monotonic() + 90
+    while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
+        assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
+        time.sleep(0.2)
+    postmaster = int((output / "pgcluster" / "data" / "postmaster.pid").read_text().split()[0])
+    assert _alive(postmaster)
+    campaign.send_signal(signal.SIGTERM)
+    _, stderr = campaign.communicate(timeout=90)
+    assert campaign.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted" in stderr
+    deadline = time.monotonic() + 30
+    while _group_alive(campaign.pid) or _alive(postmaster):
+        assert time.monotonic() < deadline, "a process outlived the campaign"
+        time.sleep(0.2)
+    assert not (output / "pgcluster").exists()
+    check = subprocess.run([sys.executable, "-m", "analysis", "check", str(output)],
+                           capture_output=True, text=True, timeout=120)
+    shutil.rmtree(output.parent)
+    assert check.returncode in (0, 3), check.stdout[-3000:] + check.stderr
+    assert "anomalies found" not in check.stdout
+
+
+def test_without_postgresql_the_comparison_says_how_to_install_it(tmp_path: Path) -> None:
+    """PATH without PostgreSQL, and a Debian folder that does not hold it: one line, status 2."""
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys, server.pgcluster as c, pathlib; "
+         "c.DEBIAN_BINARIES = pathlib.Path(sys.argv[1]); "
+         "from comparison.__main__ import main; sys.exit(main(sys.argv[2:]))",
+         str(tmp_path / "none"), "--backends", "postgres", "--output", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install -y postgresql" in lines[0], run.stderr
+    assert not (tmp_path / "out").exists()

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.checker import ANOMALY_TYPES, check_run
-from analysis.verdicts import CONSISTENT
+from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
+from analysis.checker.run import _chunks
 from analysis.history import load_run
+from analysis.verdicts import CONSISTENT
 from support import IN_CI
 from support.faults import INJECTORS, inject
 from support.simulation import SimSettings, meta_for, simulate, write_run
@@ -91,3 +92,23 @@ def test_hypothesis_runs_repeatably_in_ci() -> None:
     ci = settings.get_profile("ci")
     assert ci.derandomize is True and ci.print_blob is True
     assert settings().derandomize is IN_CI
+
+
+def test_several_processes_find_exactly_what_one_finds(tmp_path: Path) -> None:
+    """``check_run(jobs=3)`` cuts the sessions into chunks for forked workers; merged in chunk
+    order, every count, session, example (the first five, in the serial order) and lag is the
+    serial check's, on a run with every anomaly type spread over many sessions."""
+    sim = SimSettings(two_hosts=True, indeterminate=0.05, polls=4)
+    records = [record for batch in simulate(7, 1200, sim) for record in batch]
+    rng = random.Random(7)
+    # Not the two whose injectors scan the whole history per candidate (seconds each, here).
+    kinds = [kind for kind in INJECTORS if kind not in ("lost-candidate", "monotonic-writes")]
+    injected = [inject(kind, records, rng) for kind in kinds for _ in range(6)]
+    assert sum(1 for found in injected if found is not None) > 30
+    write_run(tmp_path / "run", meta_for("run", sim), [records])
+    run = load_run(tmp_path / "run")
+    assert len(_chunks(1200, 3)) > 3  # the parallel path is taken
+    serial, parallel = run_to_json(check_run(run)), run_to_json(check_run(run, jobs=3))
+    assert parallel == serial
+    found = [kind for kind, tally in serial["anomalies"].items() if tally["count"]]
+    assert len(found) >= 8 and any(tally["count"] > 5 for tally in serial["anomalies"].values())

@@ -108,6 +108,14 @@ def test_the_installed_server_migrates_and_answers_health(installed: Installed,
         assert f"database {db}" in server.output
 
 
+def test_the_installed_server_migrates_postgres(installed: Installed, postgres_dsn: str,
+                                               no_python_variables: None) -> None:
+    with ServerProcess(None, backend="postgres", python=installed.python, cwd=installed.outside,
+                       env={"SIGNALING_DSN": postgres_dsn}) as server:
+        assert "applied migration 0001_initial" in server.output  # migrations/postgres too
+        assert postgres_dsn.split("@")[1] in server.output and ":***@" in server.output
+
+
 def test_the_installed_checker_explains_a_checked_in_run(installed: Installed) -> None:
     run = shutil.copytree(CHECKER_CASES / "lost-candidate", installed.outside / "lost-candidate")
     done = installed.run("-m", "analysis", "check", str(run))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from server.pgcluster import free_port
 from server.process import ServerProcess
-from server.settings import SettingsError, load_settings
+from server.settings import SettingsError, load_settings, redact_dsn
 
 
 def run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -71,10 +75,8 @@ def test_stops_cleanly_on_signal(sqlite_db: Path, sqlite_server: ServerProcess,
 
 def test_a_request_in_flight_at_sigterm_still_gets_its_answer(tmp_path: Path) -> None:
     """The kv model's write latency (3 model s at time scale 1) holds a create in flight."""
-    import json
     import threading
     import time
-    import urllib.request
 
     server = ServerProcess(tmp_path / "s.db", backend="kv",
                            extra_args=["--kv-write-ms", "3000", "--kv-jitter", "0"]).start()
@@ -103,3 +105,38 @@ def test_synchronous_defaults_to_full_durability() -> None:
         load_settings([], {"SIGNALING_SYNCHRONOUS": "off"})
     with pytest.raises(SettingsError, match="ten years"):
         load_settings(["--session-ttl", "99999999999999999999"], {})
+
+
+def test_the_postgres_settings_are_checked_and_a_password_never_shown() -> None:
+    with pytest.raises(SettingsError, match="--backend postgres needs --dsn / SIGNALING_DSN"):
+        load_settings(["--backend", "postgres"], {})
+    with pytest.raises(SettingsError, match="must be a postgresql:// URI"):
+        load_settings(["--dsn", "mysql://u:p@h/db"], {})
+    with pytest.raises(SettingsError, match="--workers / SIGNALING_WORKERS: '0' must be between"):
+        load_settings(["--workers", "0"], {})
+    dsn = "postgresql://harness:s3cret@127.0.0.1:5432/db?password=other&sslmode=disable"
+    assert redact_dsn(dsn) == ("postgresql://harness:***@127.0.0.1:5432/db"
+                               "?password=***&sslmode=disable")
+    assert redact_dsn("postgresql://harness@/db") == "postgresql://harness@/db"
+    settings = load_settings(["--backend", "rmw-postgres"], {"SIGNALING_DSN": dsn})
+    assert "s3cret" not in json.dumps(settings.as_dict()) and "other" not in str(settings.as_dict())
+    assert "dsn" not in settings.shareable() and "db" not in settings.shareable()
+
+
+def test_a_postgres_server_prints_its_dsn_without_the_password(postgres_dsn: str) -> None:
+    password = postgres_dsn.split("@")[0].rsplit(":", 1)[1]
+    with ServerProcess(None, backend="postgres", env={"SIGNALING_DSN": postgres_dsn}) as server:
+        with urllib.request.urlopen(f"{server.url}/_harness/config", timeout=10) as response:
+            config = response.read().decode()
+    assert password not in server.output and password not in config
+    assert "backend postgres, database postgresql://harness:***@127.0.0.1:" in server.output
+    assert json.loads(config)["settings"]["workers"] == 1 and "dsn" not in json.loads(config)
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    env = {**os.environ, "SIGNALING_DSN": f"postgresql://u:hidden@127.0.0.1:{free_port()}/db"}
+    run = run_server("--port", "0", "--backend", "postgres", env=env)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect to postgresql://u:***@127.0.0.1:" in lines[0]
+    assert "hidden" not in run.stderr

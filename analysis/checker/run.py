@@ -3,11 +3,20 @@
 Records are grouped per session once (one pass), and each session is checked on its own, so the
 cost grows with the history, not with its square; what a rule needs per session is freed before
 the next session.
+
+Because sessions are independent, a large history can be checked on several cores
+(``jobs``): the sessions, in the order the serial check takes them, are cut into consecutive
+chunks, forked worker processes check the chunks (they inherit the loaded records, nothing is
+sent to them), and the parts are merged in chunk order, so counts, proving examples and lags are
+exactly what the serial check finds.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.checker.clients import check_cross_object, check_monotonic_writes
@@ -17,7 +26,7 @@ from analysis.checker.explain import Clock
 from analysis.checker.lag import summarize
 from analysis.checker.model import LIST, SessionHistory, split_session
 from analysis.checker.order import check_order
-from analysis.checker.result import Findings, RunResult
+from analysis.checker.result import EXAMPLES_KEPT, Findings, RunResult
 from analysis.checker.sessions import (
     check_conflicting_answers,
     check_lost_session,
@@ -29,9 +38,28 @@ from analysis.history import LoadedRun, gc_paused
 
 log = logging.getLogger(__name__)
 
+CHUNKS_PER_JOB = 4
+"""Chunks per worker process, so one slow chunk does not leave the other cores idle."""
+MIN_SESSIONS_PER_CHUNK = 200
+"""Below this, forking costs more than it saves."""
 
-def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED) -> RunResult:
-    """Check one run against every rule of docs/checker.md and return what was found.
+
+@dataclass
+class _Part:
+    """What checking some sessions found (a whole :class:`RunResult` carries the run)."""
+
+    result: RunResult
+    lags_ns: list[int] = field(default_factory=list)
+
+
+_forked: tuple[LoadedRun, list[tuple[Any, list[int]]], int | None] | None = None
+"""The run a forked worker checks, set in the parent just before the pool forks."""
+
+
+def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED, jobs: int = 1
+              ) -> RunResult:
+    """Check one run against every rule of docs/checker.md and return what was found, using up
+    to ``jobs`` processes (the result is the same for any number).
 
     ``min_verified`` is the share of sessions with an acknowledged write that must be verified
     after settling for the run to be called consistent (``analysis.checker.evidence``).
@@ -44,30 +72,101 @@ def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED) -> Run
     coverage = result.coverage
     for record in records:
         coverage.count(record)
+    ttl_ns = session_ttl_ns(run.meta, result.notes)
+    with gc_paused():  # grouping a million records makes no cycles: no collector walks
+        groups = list(group_by_session(records).items())
+        chunks = _chunks(len(groups), jobs)
+        if len(chunks) > 1:
+            parts = _check_in_parallel(run, groups, ttl_ns, chunks, jobs)
+        else:
+            parts = [_check_groups(run, groups, ttl_ns)]
+        lags: list[int] = []
+        for part in parts:
+            _merge(result, part.result)
+            lags += part.lags_ns
+    result.lag_ms = summarize(lags)
+    log.debug("%s: %d operations, %d sessions, %d anomalies (%d chunks)", run.path,
+              result.operations, result.sessions, result.anomaly_count, len(chunks))
+    return result
+
+
+def _check_groups(run: LoadedRun, groups: list[tuple[Any, list[int]]],
+                  ttl_ns: int | None) -> _Part:
+    records = run.records
+    part = _Part(RunResult(name=run.name, path=str(run.path), backend=run.backend, meta={}))
+    coverage = part.result.coverage
     ctx = Context(
         records=records,
         clock=Clock(records),
-        findings=Findings(result, lambda index: record_with_origin(run, index)),
-        session_ttl_ns=session_ttl_ns(run.meta, result.notes),
+        findings=Findings(part.result, lambda index: record_with_origin(run, index)),
+        session_ttl_ns=ttl_ns,
+        lags_ns=part.lags_ns,
     )
     where = lambda index: "%s:%d" % run.origin(index)  # noqa: E731
-    with gc_paused():
-        for code, indices in group_by_session(records).items():
+    with gc_paused():  # in a forked worker too
+        for code, indices in groups:
             session = split_session(code, indices, records, where)
             if not session.exists:
                 continue
-            result.sessions += 1
+            part.result.sessions += 1
             verifiable = check_session(session, ctx)
             if not verifiable:
-                result.unverifiable += 1
+                part.result.unverifiable += 1
             if acknowledged_write(session, records):
                 coverage.written += 1
                 coverage.verified += verifiable
                 coverage.left += not verifiable and bool(session.leaves)
-    result.lag_ms = summarize(ctx.lags_ns)
-    log.debug("%s: %d operations, %d sessions, %d anomalies", run.path, result.operations,
-              result.sessions, result.anomaly_count)
-    return result
+    return part
+
+
+def _chunks(sessions: int, jobs: int) -> list[tuple[int, int]]:
+    """Consecutive ``[start, stop)`` ranges of the session list: one unless ``jobs`` > 1 and
+    there are sessions enough to share."""
+    count = min(jobs * CHUNKS_PER_JOB, sessions // MIN_SESSIONS_PER_CHUNK) if jobs > 1 else 1
+    count = max(count, 1)
+    bounds = [sessions * n // count for n in range(count + 1)]
+    return list(zip(bounds, bounds[1:]))
+
+
+def _check_in_parallel(run: LoadedRun, groups: list[tuple[Any, list[int]]],
+                       ttl_ns: int | None, chunks: list[tuple[int, int]], jobs: int
+                       ) -> list[_Part]:
+    global _forked
+    _forked = (run, groups, ttl_ns)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_check_chunk, chunks))
+    finally:
+        _forked = None
+
+
+def _check_chunk(chunk: tuple[int, int]) -> _Part:
+    """In a forked worker: check one chunk of the run the parent set in :data:`_forked`."""
+    assert _forked is not None, "a chunk is checked only in a worker forked by check_run"
+    run, groups, ttl_ns = _forked
+    start, stop = chunk
+    return _check_groups(run, groups[start:stop], ttl_ns)
+
+
+def _merge(result: RunResult, part: RunResult) -> None:
+    """Add a part's findings to ``result`` as if its sessions had been checked right after
+    those already in it: counts add up, the first examples (of each cause) stay the first."""
+    result.sessions += part.sessions
+    result.unverifiable += part.unverifiable
+    result.coverage.written += part.coverage.written
+    result.coverage.verified += part.coverage.verified
+    result.coverage.left += part.coverage.left
+    for kind, tally in part.tallies.items():
+        into = result.tallies[kind]
+        into.count += tally.count
+        into.sessions |= tally.sessions
+        for cause, n in tally.by_cause.items():
+            into.by_cause[cause] += n
+        for eraser, n in tally.erased_by.items():
+            into.erased_by[eraser] += n
+        for example in tally.examples:
+            if into.kept(example.get("cause")) < EXAMPLES_KEPT:
+                into.examples.append(example)
 
 
 def check_session(session: SessionHistory, ctx: Context) -> bool:

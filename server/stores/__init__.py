@@ -2,14 +2,16 @@
 
 This registry is the one place that lists the backends: the server's ``--backend`` choices, the
 comparison's default ``--backends``, the report's one-line description of each store, the gate
-the harness holds it to, whether its storage latency is real or modelled, and its colour in the
-figures all come from :data:`BACKENDS`, so adding a backend is one entry here and one module.
+the harness holds it to, whether its storage latency is real or modelled, its colour in the
+figures and where it keeps sessions all come from :data:`BACKENDS`, so adding a backend is one
+entry here and one module.
 Each backend module exposes ``async def open_store(settings, clock) -> Store``.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,9 @@ from .base import Clock, Store, StoreLimits
 
 if TYPE_CHECKING:
     from ..settings import Settings
+
+
+SQLITE, POSTGRES, MEMORY = "sqlite", "postgres", "memory"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class Backend:
     modelled`` (real, plus a modelled round trip slept inside each update)."""
     colour: str
     """Its colour in every figure, so a store looks the same throughout a report."""
+    database: str = SQLITE
+    """Where it keeps sessions: ``sqlite`` (the ``--db`` file), ``postgres`` (the ``--dsn``
+    database, shared by several server processes) or ``memory`` (one process only)."""
 
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
@@ -57,9 +65,28 @@ BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
         "rondevu's earlier Workers KV code, emulated: the whole session is one JSON value, read "
         "from a possibly stale edge cache, changed and put back whole (last write wins, no "
         "compare-and-set)",
-        expected="anomalies", latency="modelled", colour="#c92a2a",
+        expected="anomalies", latency="modelled", colour="#c92a2a", database=MEMORY,
+    ),
+    Backend(
+        "postgres", "server.stores.postgres",
+        "the recommended design on PostgreSQL, for several server processes on one database: "
+        "each write is one atomic statement, the answer is written only if none is set yet, and "
+        "a candidate takes its position under its session's row lock",
+        expected="consistent", latency="real", colour="#1864ab", database=POSTGRES,
+    ),
+    Backend(
+        "rmw-postgres", "server.stores.rmw_postgres",
+        "rondevu's D1 read-modify-write code on PostgreSQL: each update reads the session, "
+        "changes it in memory and writes the list back in a separate transaction, with no check "
+        "on the answer, so servers racing on one session overwrite each other",
+        expected="lost-writes", latency="real", colour="#862e9c", database=POSTGRES,
     ),
 )}
+
+
+def needs_postgres(backends: Iterable[str]) -> bool:
+    """Whether any of these backends keeps its sessions in PostgreSQL."""
+    return any(BACKENDS[name].database == POSTGRES for name in backends)
 
 
 def limits_of(settings: Settings) -> StoreLimits:

@@ -88,6 +88,10 @@ class StoreLimits:
     max_candidates: int
 
 
+class StartupError(RuntimeError):
+    """The database cannot be opened or migrated; the message says which one and why."""
+
+
 class StoreError(Exception):
     """A request the store refused; the handler maps the subclass to an HTTP status."""
 

@@ -71,6 +71,8 @@ class RmwStore(SqliteStore):
         store.gap = gap
         try:
             store._list_writer = await _connect(path, query_only=False)
+            # synchronous is per connection: the list writer commits as durably as the writer.
+            await store._list_writer.execute(f"PRAGMA synchronous = {synchronous}")
         except BaseException:
             await super(RmwStore, store).close()
             raise

@@ -41,6 +41,7 @@ from .base import (
     SessionPage,
     SessionSummary,
     Side,
+    StartupError,
     StoreLimits,
     TopicCount,
     TopicPage,
@@ -122,10 +123,6 @@ _SWEEP = """
 DELETE FROM sessions WHERE code IN
   (SELECT code FROM sessions WHERE expires_at <= :now LIMIT :batch)
 """
-
-
-class StartupError(RuntimeError):
-    """The database cannot be opened or migrated; the message says which file and why."""
 
 
 def _session_from_row(row: Sequence[Any]) -> Session:

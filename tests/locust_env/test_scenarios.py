@@ -15,7 +15,6 @@ from history_checks import assert_history_sound
 
 from analysis.checker import check_run, run_to_json
 from analysis.history import load_run
-
 from loadtests.answer_race import AnswerRace
 from loadtests.handshake import Handshake
 from loadtests.ice_trickle import IceTrickle

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from analysis.history import LoadedRun
+from server.process import ServerProcess
 
 IN_CI = os.environ.get("CI") == "true"
 """Whether this is a CI run (``.ci/run``, or any CI that sets ``CI=true``): there a test that
@@ -46,6 +48,9 @@ class WrittenReport(NamedTuple):
     lines: list[str]
     """What it printed on stdout, line by line."""
 
+
+ServerFactory = Callable[..., ServerProcess]
+"""``start_server(backend, *args, workers=1)``: the conftest fixture's real server process."""
 
 ORIGIN = "https://app.example"
 """The Origin every test client sends (sessions belong to it)."""

@@ -3,13 +3,17 @@
 Per session, both sides append candidates concurrently and several answerers race to answer,
 while pollers read; after a settle time a final poll of each side is compared with what was
 acknowledged. The counts are returned, not asserted, so the same workload proves the ``sqlite``
-store loses nothing and the baselines lose writes.
+store loses nothing and the baselines lose writes. Given several servers (on one database), the
+requests take turns among them, so any two consecutive writes to a session reach different
+servers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -56,13 +60,16 @@ def answer_sdp(session: int, n: int) -> str:
 
 
 class _Client:
-    def __init__(self, http: aiohttp.ClientSession, url: str, result: RaceResult) -> None:
-        self.http, self.url, self.result = http, url, result
+    def __init__(self, http: aiohttp.ClientSession, urls: Sequence[str], result: RaceResult
+                 ) -> None:
+        self.http, self.result = http, result
+        self.urls = itertools.cycle(urls)
 
     async def post(self, path: str, body: dict[str, object], client_id: str
                    ) -> tuple[int, dict[str, object]]:
         headers = {"Origin": ORIGIN, "X-Client-Id": client_id}
-        async with self.http.post(self.url + path, json=body, headers=headers) as response:
+        url = next(self.urls)
+        async with self.http.post(url + path, json=body, headers=headers) as response:
             self.result.statuses[response.status] += 1
             return response.status, await response.json(content_type=None)
 
@@ -108,14 +115,16 @@ async def _race_one(client: _Client, index: int, code: str, appends: int, answer
     return acked, acked_answers, seen
 
 
-async def run_race(url: str, *, sessions: int = 100, appends: int = 25, answers: int = 5,
-                   polls: int = 3, settle: float = 0.0, connections: int = 100) -> RaceResult:
-    """Race ``appends`` candidates per side and ``answers`` answers on each of ``sessions``."""
+async def run_race(url: str | Sequence[str], *, sessions: int = 100, appends: int = 25,
+                   answers: int = 5, polls: int = 3, settle: float = 0.0,
+                   connections: int = 100) -> RaceResult:
+    """Race ``appends`` candidates per side and ``answers`` answers on each of ``sessions``, at
+    one server (``url``) or taking turns among several."""
     result = RaceResult(sessions=sessions, appends_sent=sessions * appends * 2)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections),
                                      timeout=timeout) as http:
-        client = _Client(http, url, result)
+        client = _Client(http, [url] if isinstance(url, str) else url, result)
         codes = []
         for index in range(sessions):
             # One topic per session: the race is on sessions, and on the kv backend creates in
