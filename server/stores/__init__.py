@@ -65,7 +65,7 @@ BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
         "rondevu's earlier Workers KV code, emulated: the whole session is one JSON value, read "
         "from a possibly stale edge cache, changed and put back whole (last write wins, no "
         "compare-and-set)",
-        expected="anomalies", latency="modelled", colour="#c92a2a", database=MEMORY,
+        expected="lost-writes", latency="modelled", colour="#c92a2a", database=MEMORY,
     ),
     Backend(
         "postgres", "server.stores.postgres",
