@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,8 +69,9 @@ class ServerProcess:
         startup_timeout: float = 30.0,
         python: str = sys.executable,
         cwd: Path | None = None,
+        port: int = 0,
     ) -> None:
-        self.args = [python, "-m", "server", "--port", "0", "--backend", backend]
+        self.args = [python, "-m", "server", "--port", str(port), "--backend", backend]
         if db is not None:
             self.args += ["--db", str(db)]
         self.args += list(extra_args)
@@ -82,6 +84,8 @@ class ServerProcess:
         self._output: list[str] = []
 
     def start(self) -> ServerProcess:
+        if self._process is not None and self._process.poll() is None:
+            raise RuntimeError(f"the server is already running (pid {self._process.pid})")
         self._process = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
@@ -102,6 +106,21 @@ class ServerProcess:
                 )
         self._wait_healthy(deadline)
         return self
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (known once started)."""
+        return urllib.parse.urlsplit(self.url).port or 0
+
+    def restart(self) -> ServerProcess:
+        """Start it again after it stopped (a kill, say) on the same port, database, settings
+        and log: clients that were pointed at it find it again, as after a real crash and
+        restart. Waits for ``/health`` like :meth:`start`."""
+        if not self.url:
+            raise RuntimeError("restart needs a server that was started before")
+        self.args[self.args.index("--port") + 1] = str(self.port)
+        self.url = ""
+        return self.start()
 
     def _pump(self, found: threading.Event) -> None:
         """Keep reading the child's output so its pipe never fills and blocks it."""

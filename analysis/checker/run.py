@@ -14,6 +14,7 @@ from analysis.checker.clients import check_cross_object, check_monotonic_writes
 from analysis.checker.context import Context
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.checker.explain import Clock
+from analysis.checker.faults import check_durability, faults_json, kills_by_host
 from analysis.checker.lag import summarize
 from analysis.checker.model import LIST, SessionHistory, split_session
 from analysis.checker.order import check_order
@@ -49,7 +50,10 @@ def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED) -> Run
         clock=Clock(records),
         findings=Findings(result, lambda index: record_with_origin(run, index)),
         session_ttl_ns=session_ttl_ns(run.meta, result.notes),
+        kills=kills_by_host(run.faults),
     )
+    result.faults = faults_json(run.faults, ctx.clock)
+    result.durability.kills = sum(len(kills) for kills in ctx.kills.values())
     where = lambda index: "%s:%d" % run.origin(index)  # noqa: E731
     with gc_paused():
         for code, indices in group_by_session(records).items():
@@ -85,6 +89,7 @@ def check_session(session: SessionHistory, ctx: Context) -> bool:
     check_cross_object(session, ctx)
     check_conflicting_answers(session, ctx)
     check_lost_session(session, ctx)
+    check_durability(session, ctx)
     return verifiable
 
 

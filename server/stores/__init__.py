@@ -2,8 +2,9 @@
 
 This registry is the one place that lists the backends: the server's ``--backend`` choices, the
 comparison's default ``--backends``, the report's one-line description of each store, the gate
-the harness holds it to, whether its storage latency is real or modelled, and its colour in the
-figures all come from :data:`BACKENDS`, so adding a backend is one entry here and one module.
+the harness holds it to (and the one under a nemesis that kills it), whether its storage
+latency is real or modelled, and its colour in the figures all come from :data:`BACKENDS`, so
+adding a backend is one entry here and one module.
 Each backend module exposes ``async def open_store(settings, clock) -> Store``.
 """
 
@@ -35,6 +36,10 @@ class Backend:
     modelled`` (real, plus a modelled round trip slept inside each update)."""
     colour: str
     """Its colour in every figure, so a store looks the same throughout a report."""
+    expected_with_kills: str | None = None
+    """The gate under a nemesis that kills the server (``--nemesis kill``), when it differs
+    from :attr:`expected`: a store that keeps acknowledged writes only in memory must be
+    caught losing them across a kill (``lost-across-crash``)."""
 
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
@@ -58,6 +63,7 @@ BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
         "from a possibly stale edge cache, changed and put back whole (last write wins, no "
         "compare-and-set)",
         expected="anomalies", latency="modelled", colour="#c92a2a",
+        expected_with_kills="lost-across-crash",
     ),
 )}
 
