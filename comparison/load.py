@@ -16,6 +16,7 @@ from pathlib import Path
 
 import loadtests
 from analysis.report_render import settling_words
+from comparison.nemesis import Nemesis
 from comparison.progress import progress_line, read_totals
 from comparison.settings import ComparisonSettings
 from server.process import ServerProcess, stop_process
@@ -87,6 +88,7 @@ def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
     server = None
     locust = None
+    nemesis = None
     try:
         if settings.host:
             url = settings.host
@@ -103,7 +105,18 @@ def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
             locust = subprocess.Popen(locust_command(settings, target, url, run_dir),
                                       stdout=output, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL)
+            if server and settings.nemesis:
+                nemesis = Nemesis(server, settings.nemesis,
+                                  interval_s=settings.nemesis_interval_s,
+                                  time_scale=settings.time_scale,
+                                  history_dir=run_dir / "history",
+                                  until=time.monotonic() + settings.duration_s,
+                                  say=lambda line: print(f"[{label}] {line}", flush=True)
+                                  ).start()
             status = _watch(locust, settings, label, run_dir)
+        if nemesis:
+            nemesis, running = None, nemesis
+            running.stop()  # raises if a fault failed (a server that would not restart)
         if status != 0:
             raise RuntimeError(
                 f"Locust exited with status {status}; see {run_dir / 'locust' / 'locust.log'}"
@@ -113,6 +126,8 @@ def run_target(settings: ComparisonSettings, target: str, label: str) -> Path:
               flush=True)
         print(f"[{label}] {after_load_line(run_dir)}", flush=True)
     finally:
+        if nemesis:
+            nemesis.stop()
         stop_process(locust, 30)
         if server:
             server.stop()

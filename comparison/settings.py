@@ -17,7 +17,9 @@ from pathlib import Path
 
 from analysis.check_cli import share
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
-from analysis.gates import Expectation, GateError
+from analysis.gates import Expectation, GateError, default_expectation
+from analysis.history import KILL
+from comparison.nemesis import parse_kinds
 from server.settings import OneLineParser
 from server.stores import BACKENDS
 
@@ -39,6 +41,10 @@ class ComparisonSettings:
     min_verified: float = DEFAULT_MIN_VERIFIED
     session_ttl_ms: float | None = None
     """The target's session lifetime, for a ``--host`` target that does not report it."""
+    nemesis: tuple[str, ...] = ()
+    """The faults to inject into each server while it is loaded (``comparison.nemesis``)."""
+    nemesis_interval_s: float = 10.0
+    """Wall seconds before the first fault and between the end of one and the next."""
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -48,6 +54,10 @@ class ComparisonSettings:
 
 OWN_TIME_SCALE = 0.1
 """The comparison's time scale for our own servers: the KV model's 60 s cache lasts 6 s."""
+NEMESIS_INTERVAL_S = 10.0
+QUICK_NEMESIS_INTERVAL_S = 2.5
+"""A quick run's 8 s of load then gets two kills, with sessions made before each and read
+after it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TARGET=consistent|lost-writes|anomalies",
         help="gate for the report (analysis/gates.py); default: "
         + ", ".join(f"{name}={b.expected}" for name, b in BACKENDS.items()))
+    add("--nemesis", default="", metavar="KIND,...",
+        help="faults to inject into each of our servers while it is loaded, in turn: kill "
+        "(SIGKILL, then a restart on the same database and port), pause (SIGSTOP for longer "
+        "than the clients' timeout, then SIGCONT); with kill, the default gates expect kv "
+        "caught losing writes across a crash (default: none)")
+    add("--nemesis-interval", type=float, default=None, metavar="SECONDS",
+        help="wall seconds before the first fault and between one fault's end and the next "
+        f"(default: {NEMESIS_INTERVAL_S:g}; quick: {QUICK_NEMESIS_INTERVAL_S:g})")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
@@ -115,10 +133,19 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
                         ("--duration", args.duration), ("--session-ttl", args.session_ttl)):
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
+    try:
+        nemesis = parse_kinds(args.nemesis) if args.nemesis.strip() else ()
+    except ValueError as error:
+        parser.error(f"--nemesis: {error}")
+    if nemesis and args.host:
+        parser.error("--nemesis is for our own servers: a --host target is not ours to kill")
+    if args.nemesis_interval is not None and not args.nemesis_interval > 0:
+        parser.error("--nemesis-interval must be greater than 0")
     quick = args.quick
     try:
         expect = tuple(Expectation.parse(text) for text in args.expect) or (
-            () if args.host else tuple(Expectation(b, BACKENDS[b].expected) for b in backends)
+            () if args.host else tuple(Expectation(b, default_expectation(b, KILL in nemesis))
+                                       for b in backends)
         )
     except GateError as error:
         parser.error(str(error))
@@ -138,4 +165,7 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         expect=expect,
         min_verified=args.min_verified,
         session_ttl_ms=args.session_ttl,
+        nemesis=nemesis,
+        nemesis_interval_s=args.nemesis_interval or (QUICK_NEMESIS_INTERVAL_S if quick
+                                                     else NEMESIS_INTERVAL_S),
     )
