@@ -47,8 +47,8 @@ listening (connection refused), as after a real crash."""
 PAUSE_BEYOND_TIMEOUT_S = 1.0
 """How much longer than the clients' timeout a pause lasts."""
 RESTART_ALLOWANCE_S = 1.5
-"""Wall seconds a kill is planned to take beyond its gap (a restart took 0.3 s on the 2-core machine):
-a kill is not started unless this much is left before the load ends."""
+"""Wall seconds a kill is planned to take beyond its gap (a restart took 0.3 s on the 2-core
+development machine): a kill is not started unless this much is left before the load ends."""
 STOP_WAIT_S = 60.0
 
 
