@@ -2,7 +2,9 @@
 progress lines while it runs, and everything stopped again however it ends.
 
 Each store gets a fresh server process (``python -m server``) on a free loopback port and a fresh
-database; Locust runs in its own process, so its gevent patching never touches this one.
+database; Locust runs in its own process, so its gevent patching never touches this one. With
+``--nemesis``, the nemesis (``comparison.nemesis``) injects its faults into that server while
+Locust runs, and is stopped (its last fault finished) before anything else.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Used by the comparison (``python -m loadtests``), the benchmarks and the tests, which all need a
 real server process: it starts the server with ``--port 0``, reads the address from the line the
 server prints (``server.banner``), and waits for ``/health`` with a deadline instead of sleeping
-a fixed time. Only the standard library is used, so it works the same in asyncio tests and in
+a fixed time. :meth:`ServerProcess.restart` starts a killed server again on the port it had,
+as the comparison's nemesis needs. Only the standard library is used, so it works the same in asyncio tests and in
 gevent-patched Locust processes.
 """
 
