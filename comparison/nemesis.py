@@ -128,7 +128,7 @@ class Nemesis:
                   "host": host_id(), "type": "info", "session": None,
                   "client": f"{hostname()}/{os.getpid()}/nemesis", "detail": detail}
         self.injected.append(record)
-        self.say(f"nemesis: {kind} for {(record['t1'] - t0) / 1e9:.1f} s ({detail})")
+        self.say(f"nemesis: {kind} for {(record['t1'] - t0) / 1e9:.1f} s: {detail}")
         return record
 
     def _kill(self) -> str:
@@ -146,6 +146,6 @@ class Nemesis:
             self._stop.wait(self.pause_s)  # cut short only when the comparison is stopping
         finally:
             self.server.send_signal(signal.SIGCONT)
-        return (f"SIGSTOP to pid {self.server.pid}, SIGCONT after "
+        return (f"SIGSTOP to pid {self.server.pid}; SIGCONT after "
                 f"{time.monotonic() - started:.1f} s (planned {self.pause_s:g} s, longer than "
                 "the clients' timeout)")
