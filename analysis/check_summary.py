@@ -6,12 +6,15 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.checker.result import ERASED, RunResult
+from analysis.checker.evidence import durability_words
+from analysis.checker.faults import faults_words
+from analysis.checker.result import ERASED, LOST_ACROSS_CRASH, RunResult
 from analysis.gates import Gate
 
 
 def format_run(result: RunResult, examples: int = 3) -> str:
-    """Counts, lag percentiles, verdict and the first ``examples`` explanations per anomaly."""
+    """Counts, lag percentiles, faults and durability, verdict and the first ``examples``
+    explanations per anomaly (and of writes lost across a kill)."""
     coverage = result.coverage
     lines = [
         f"run {result.name} (backend {result.backend}): {result.path}",
@@ -29,15 +32,22 @@ def format_run(result: RunResult, examples: int = 3) -> str:
         if tally.by_cause and tally.count:
             lines.append(f"  {kind} by cause: " + format_causes(tally.by_cause, tally.erased_by))
     lines.append("  visibility lag (ms): " + format_lag(result.lag_ms))
+    if result.faults:
+        lines.append("  faults injected: " + faults_words(result.faults))
+        lines.append("  durability: " + (durability_words(result.durability)
+                                         or "no kill, nothing to decide"))
     for note in result.notes:
         lines.append(f"  note: {note}")
     found, reason = result.judged()
     lines.append(f"  verdict: {found}: {reason}")
-    for kind, tally in result.tallies.items():
-        if not tally.count:
+    found = [(kind, tally.count, tally.examples) for kind, tally in result.tallies.items()]
+    durability = result.durability
+    found.append((LOST_ACROSS_CRASH, durability.lost_across, durability.examples))
+    for kind, count, kept in found:
+        if not count:
             continue
-        lines.append(f"  {kind} (first {min(examples, len(tally.examples))} of {tally.count}):")
-        for example in tally.examples[:examples]:
+        lines.append(f"  {kind} (first {min(examples, len(kept))} of {count}):")
+        for example in kept[:examples]:
             text = f"session {example['session']}: {example['explanation']}"
             lines.append(textwrap.fill(text, width=100, initial_indent="    - ",
                                        subsequent_indent="      "))

@@ -13,6 +13,12 @@ applies to every run. A gate must never pass on missing evidence, in either dire
   anomalies alone do not count, or a harness that stopped seeing lost writes would still pass.
 * ``anomalies``: at least one anomaly of any type, for a store whose documented misbehaviour
   under the load may show as stale or out-of-order reads rather than lost writes.
+* ``lost-across-crash``: at least one write acknowledged before a kill and missing after it
+  (the checker's durability count, ``analysis.checker.faults``); a run without a kill fails it,
+  since nothing was shown.
+
+Without an ``--expect``, each backend gets its own gate (``server.stores.BACKENDS``): its
+``expected``, or under kills its ``expected_with_kills`` (:func:`default_expectation`).
 
 The verdict and its reason are the checker's (``analysis.checker.evidence``), read from its JSON,
 so a gate and the checker's own line can never disagree.
@@ -31,6 +37,7 @@ from typing import Any
 from analysis.checker.evidence import found_words
 from analysis.verdicts import (
     EXPECT_CONSISTENT,
+    EXPECT_LOST_ACROSS_CRASH,
     EXPECT_LOST_WRITES,
     EXPECTATIONS,
     FAILED,
@@ -43,7 +50,8 @@ from server.stores import BACKENDS
 #: Anomaly types that are writes lost outright, as opposed to seen late or out of order.
 LOST_PREFIX = "lost-"
 
-assert {backend.expected for backend in BACKENDS.values()} <= set(EXPECTATIONS)
+assert {word for backend in BACKENDS.values()
+        for word in (backend.expected, backend.expected_with_kills) if word} <= set(EXPECTATIONS)
 
 
 class GateError(ValueError):
@@ -87,14 +95,29 @@ def run_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
             str(entry.get("backend")))
 
 
+def default_expectation(backend: str, kills: bool) -> str:
+    """The harness's own gate for a backend (``server.stores.BACKENDS``), under a nemesis that
+    kills the server or not."""
+    found = BACKENDS[backend]
+    return (found.expected_with_kills or found.expected) if kills else found.expected
+
+
+def killed(entry: Mapping[str, Any]) -> bool:
+    """Whether the run's server was killed at least once (the checker's durability count)."""
+    return bool((entry.get("durability") or {}).get("kills"))
+
+
 def with_defaults(explicit: Sequence[Expectation], entries: Sequence[Mapping[str, Any]]
                   ) -> list[Expectation]:
-    """``explicit``, then the harness's own gate (``server.stores.BACKENDS``) for each backend
+    """``explicit``, then the harness's own gate (:func:`default_expectation`) for each backend
     of a run that no explicit expectation selects."""
     unselected = [entry for entry in entries if not any(e.selects(entry) for e in explicit)]
-    present = dict.fromkeys(str(entry.get("backend")) for entry in unselected)
-    return [*explicit, *(Expectation(name, BACKENDS[name].expected)
-                         for name in present if name in BACKENDS)]
+    present: dict[str, bool] = {}
+    for entry in unselected:
+        name = str(entry.get("backend"))
+        present[name] = present.get(name, False) or killed(entry)
+    return [*explicit, *(Expectation(name, default_expectation(name, kills))
+                         for name, kills in present.items() if name in BACKENDS)]
 
 
 @dataclass(frozen=True)
@@ -108,9 +131,16 @@ class Evidence:
     """The checker's one line saying why."""
     server_errors: int = 0
     anomalies: Mapping[str, int] = field(default_factory=dict)
+    kills: int = 0
+    """Kills the nemesis injected (the checker's ``durability``)."""
+    acknowledged_before: int = 0
+    """Writes acknowledged before a kill whose object was read after it."""
+    lost_across: int = 0
+    """Of those, writes missing after the kill: acknowledged, then lost in a crash."""
 
     @classmethod
     def from_run_json(cls, run: Mapping[str, Any]) -> Evidence:
+        durability = run.get("durability") or {}
         return cls(
             operations=int(run.get("operations", 0)),
             verdict=str(run.get("verdict", INCONCLUSIVE)),
@@ -118,6 +148,9 @@ class Evidence:
             server_errors=int(run.get("server_errors", 0)),
             anomalies={kind: int(a.get("count", 0))
                        for kind, a in run.get("anomalies", {}).items()},
+            kills=int(durability.get("kills", 0)),
+            acknowledged_before=int(durability.get("acknowledged_before", 0)),
+            lost_across=int(durability.get("lost_across", 0)),
         )
 
     @property
@@ -146,6 +179,8 @@ def judge(expected: str | None, evidence: Evidence) -> Judgement:
         return Judgement(None, "no expectation set, so reported but not gated")
     if expected == EXPECT_CONSISTENT:
         return _judge_consistent(evidence)
+    if expected == EXPECT_LOST_ACROSS_CRASH:
+        return _judge_lost_across_crash(evidence)
     if expected == EXPECT_LOST_WRITES:
         if evidence.lost_writes:
             return Judgement(True, f"known to lose writes, and caught losing "
@@ -166,7 +201,29 @@ def judge(expected: str | None, evidence: Evidence) -> Judgement:
                             "(load too light or too short?)")
 
 
+def _judge_lost_across_crash(evidence: Evidence) -> Judgement:
+    if evidence.lost_across:
+        return Judgement(True, f"known to lose writes in a crash, and caught: "
+                               f"{evidence.lost_across:,} of "
+                               f"{plural(evidence.acknowledged_before, 'write')} acknowledged "
+                               f"before {plural(evidence.kills, 'kill')} missing after it")
+    if not evidence.kills:
+        return Judgement(False, "known to lose writes in a crash, but the server was never "
+                                "killed (run the comparison with --nemesis kill)")
+    if evidence.verdict == INCONCLUSIVE:
+        return Judgement(False, f"known to lose writes in a crash, but the run is "
+                                f"inconclusive: {evidence.reason}")
+    return Judgement(False, f"known to lose writes in a crash, but none of "
+                            f"{plural(evidence.acknowledged_before, 'write')} acknowledged "
+                            f"before {plural(evidence.kills, 'kill')} went missing after it: "
+                            "the harness has lost its teeth")
+
+
 def _judge_consistent(evidence: Evidence) -> Judgement:
+    if evidence.lost_across:
+        return Judgement(False, f"expected consistent, but {evidence.lost_across:,} of "
+                                f"{plural(evidence.acknowledged_before, 'write')} acknowledged "
+                                f"before a kill went missing after it")
     if evidence.total:
         return Judgement(False, f"expected consistent, but "
                                 f"{plural(evidence.total, 'anomaly', 'anomalies')}"

@@ -1,6 +1,7 @@
 """Reading run folders: ``meta.json`` plus every ``history/*.jsonl`` file, merged.
 
-The format is ``docs/history.md`` (version 1). Loading is the slow part of checking a
+The format is ``docs/history.md`` (version 2; folders of version 1, which had no fault records,
+are read as they are). Loading is the slow part of checking a
 large history, so lines are parsed in chunks with one ``json.loads`` per chunk (the JSON scanner
 then shares the key strings of all records of a chunk, which roughly halves the memory a million
 records take); a chunk that does not parse cleanly is parsed again line by line, so an error
@@ -29,7 +30,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, FORMAT_VERSION)
+"""Version 2 added the nemesis's fault records; a version 1 folder is the same without them."""
 CHUNK_BYTES = 1 << 20
 REQUIRED_FIELDS = frozenset({"op", "t0", "t1", "host", "type"})
 OPS = ("create", "answer", "candidate", "poll", "list", "leave")
@@ -38,7 +41,15 @@ WRITES = frozenset({"create", "answer", "candidate", "leave"})
 READS = frozenset({"poll", "list"})
 TYPES = ("ok", "fail", "info")
 SIDES = ("offerer", "answerer")
-CANONICAL_OPS = {name: name for name in OPS}
+FAULT = "fault"
+"""The ``op`` of a fault record: what the nemesis did to the server, not an operation of the
+load. Fault records are kept apart from the operations (:attr:`LoadedRun.faults`)."""
+KILL, PAUSE = "kill", "pause"
+FAULT_KINDS = (KILL, PAUSE)
+"""Every fault the nemesis injects (``comparison.nemesis``): ``kill``, SIGKILL and a restart on
+the same database and port (a crash); ``pause``, SIGSTOP for longer than the clients' timeout,
+then SIGCONT."""
+CANONICAL_OPS = {name: name for name in (*OPS, FAULT)}
 CANONICAL_TYPES = {name: name for name in TYPES}
 CANONICAL_SIDES = {name: name for name in SIDES}
 
@@ -65,6 +76,9 @@ class LoadedRun:
     """1-based line number of each record in its file."""
     warnings: list[str] = field(default_factory=list)
     """What was skipped while loading (a last line cut short), each naming its file and line."""
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    """The fault records (``op: fault``), each with its ``file`` and ``line``, in start order;
+    they are not among :attr:`records`, so no rule or table mistakes one for an operation."""
 
     @property
     def name(self) -> str:
@@ -138,10 +152,10 @@ def load_meta(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise HistoryError(f"{meta_path}: must hold a JSON object")
     version = meta.get("format")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS or type(version) is not int:
         raise HistoryError(
             f"{meta_path}: unknown history format version {version!r}; "
-            f"this checker reads version {FORMAT_VERSION}"
+            f"this checker reads versions {' and '.join(map(str, READABLE_VERSIONS))}"
         )
     return meta
 
@@ -165,13 +179,35 @@ def load_run(path: Path | str) -> LoadedRun:
             try:
                 for records, line_numbers in _parse_file(history_file, relative, shared,
                                                          run.warnings):
+                    if any(record["op"] is FAULT for record in records):
+                        records, line_numbers = _set_apart_faults(records, line_numbers,
+                                                                  relative, run.faults)
                     run.records.extend(records)
                     run.line_numbers.extend(line_numbers)
             except OSError as error:
                 raise HistoryError(f"{relative}: cannot be read ({error.strerror or error})"
                                    ) from None
-    log.debug("loaded %d records from %d files of %s", len(run.records), len(run.files), path)
+    run.faults.sort(key=lambda fault: fault["t0"])
+    log.debug("loaded %d records and %d faults from %d files of %s", len(run.records),
+              len(run.faults), len(run.files), path)
     return run
+
+
+def _set_apart_faults(records: list[dict[str, Any]], numbers: Sequence[int], name: str,
+                      faults: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Move a chunk's fault records into ``faults`` (with their file and line, after checking
+    their kind); the operations and their line numbers are returned."""
+    kept, kept_numbers = [], []
+    for record, number in zip(records, numbers):
+        if record["op"] is not FAULT:
+            kept.append(record)
+            kept_numbers.append(number)
+            continue
+        if record.get("kind") not in FAULT_KINDS:
+            raise HistoryError(f"{name}:{number}: unknown fault kind {record.get('kind')!r} "
+                               f"({', '.join(FAULT_KINDS)})")
+        faults.append({**record, "file": name, "line": number})
+    return kept, kept_numbers
 
 
 def _parse_file(path: Path, name: str, shared: dict[str, str], warnings: list[str]
@@ -302,7 +338,7 @@ def record_problem(record: Any) -> str | None:
         return f"missing field(s) {missing}"
     if type(record["host"]) is not str:
         return "host must be a string"
-    if record["op"] not in OPS:
+    if record["op"] not in (*OPS, FAULT):
         return f"unknown op {record['op']!r}"
     if record["type"] not in TYPES:
         return f"unknown type {record['type']!r} (ok, fail or info)"

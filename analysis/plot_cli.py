@@ -23,7 +23,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from analysis import plots, stats  # noqa: E402
 from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
 from analysis.check_cli import add_min_verified  # noqa: E402
-from analysis.checker.result import ERASED  # noqa: E402
+from analysis.checker.result import ERASED, LOST_ACROSS_CRASH  # noqa: E402
 from analysis.stores import latency_kind  # noqa: E402
 from analysis.timeline import ERASURE_TIMELINE, session_timeline  # noqa: E402
 
@@ -136,7 +136,7 @@ TIMELINE_CAPTION = ("Each row is one client; bars are operations from invocation
                     "Outlined in red: the operations that prove the anomaly (dashed lines: when "
                     "its writes were acknowledged). Cross-hatched in violet, for an erased "
                     "answer: the write that carried the erasure. Hatched: failed or unknown "
-                    "outcome. ")
+                    "outcome. Shaded grey: a fault the nemesis injected (kill or pause). ")
 
 def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """A timeline of the first example of every anomaly type found, per store."""
@@ -149,6 +149,22 @@ def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
             timeline = session_timeline(run.loaded, examples[0], run.label, scale)
             made.append((f"timeline-{slug(run.label)}-{slug(kind)}",
                          f"{run.label}: one {kind}, session {timeline.session}",
+                         TIMELINE_CAPTION + timeline.explanation,
+                         plots.timeline_figure(timeline)))
+    return made
+
+
+def crash_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
+    """Per store, the timeline of the first write lost across a kill (the durability count's
+    first example), its kill shaded."""
+    made = []
+    for run in campaign.runs:
+        examples = (run.check.get("durability") or {}).get("examples") or []
+        if examples:
+            timeline = session_timeline(run.loaded, examples[0], run.label, scale)
+            made.append((f"timeline-{slug(run.label)}-{LOST_ACROSS_CRASH}",
+                         f"{run.label}: a write acknowledged before a kill and lost across it, "
+                         f"session {timeline.session}",
                          TIMELINE_CAPTION + timeline.explanation,
                          plots.timeline_figure(timeline)))
     return made
@@ -179,9 +195,15 @@ def figures(campaign: Campaign, bucket_s: float | None = None) -> list[NamedFigu
         ("throughput", "Throughput and errors over time",
          f"Operations completed per wall second in {bucket:g} s buckets, by completion time; "
          "a 409 to a second, different answer is the protocol working and counts as ok; errors "
-         "are refused (4xx, 5xx) or unanswered (timeout, connection error) operations.",
+         "are refused (4xx, 5xx) or unanswered (timeout, connection error) operations. Shaded, "
+         "in each store's colour: the faults the nemesis injected into its server (kill: "
+         "cross-hatched, from the SIGKILL until the restarted server answered; pause: dotted, "
+         "from SIGSTOP to SIGCONT).",
          plots.throughput_figure({run.label: stats.throughput(run.records, bucket)
-                                  for run in campaign.runs}, scale)),
+                                  for run in campaign.runs}, scale,
+                                 {run.label: stats.fault_windows(
+                                     run.loaded.faults, stats.first_invocations(run.records))
+                                  for run in campaign.runs if run.loaded.faults})),
         ("anomalies", "Anomalies per store and type",
          "Anomalies the checker proved, per type; every type the checker reported is shown, "
          "zeros included.",
@@ -194,6 +216,7 @@ def figures(campaign: Campaign, bucket_s: float | None = None) -> list[NamedFigu
          plots.lag_figure({run.label: run.check.get("lag_ms", {}) for run in campaign.runs},
                           scale)),
         *timeline_figures(campaign, scale),
+        *crash_figures(campaign, scale),
         *erasure_figures(campaign, scale),
     ]
 

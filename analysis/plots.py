@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from analysis.history import READS
-from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles
+from analysis.stats import CURVE_PERCENTILES, FaultWindow, Throughput, percentiles
 from analysis.stores import colour
 from analysis.timeline import Bar, Timeline
 
@@ -36,6 +36,8 @@ PANELS_PER_ROW = 3
 LABELLED_CONTEXT = frozenset({"create", "answer"})
 PROOF_COLOUR = "#e03131"
 PROOF_TEXT = "#c92a2a"
+FAULT_COLOUR = "#495057"
+"""A fault window in a session's timeline: grey, hatched by kind."""
 CULPRIT_COLOUR = "#7048e8"
 """The write that carried an erasure: violet and cross-hatched, apart from the red proof."""
 
@@ -131,12 +133,36 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     return fig
 
 
-def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0) -> Figure:
+FAULT_HATCHES = {"kill": "xx", "pause": ".."}
+FAULT_ALPHA = 0.14
+
+
+def shade_faults(ax, windows: Sequence[FaultWindow], colour: str, label: str | None = None,
+                 name: bool = True) -> None:
+    """Shade each fault window on ``ax`` (as Jepsen's plots shade the nemesis's activity),
+    hatched by kind and, with ``name``, named at the top of the axes."""
+    for window in windows:
+        ax.axvspan(window.start, max(window.end, window.start), color=colour, alpha=FAULT_ALPHA,
+                   hatch=FAULT_HATCHES.get(window.kind), linewidth=0, label=label)
+        label = None  # one legend entry per call
+        if name:
+            ax.annotate(window.kind, (window.start, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize=8, color=colour,
+                        annotation_clip=True, in_layout=False)
+
+
+def throughput_figure(series: Mapping[str, Throughput], time_scale: float = 1.0,
+                      faults: Mapping[str, Sequence[FaultWindow]] | None = None) -> Figure:
     """Ok operations (a 409 to a second answer included: the protocol working) and errors
-    (refused, or no response) per wall second, per store."""
+    (refused, or no response) per wall second, per store; ``faults`` (per store, in seconds on
+    the same axis) are shaded in the store's colour."""
     colours = store_colours(list(series))
     fig = Figure(figsize=(10.0, 5.6), layout="constrained")
     ok_ax, err_ax = fig.subplots(2, 1, sharex=True)
+    for store, windows in (faults or {}).items():
+        kinds = ", ".join(dict.fromkeys(window.kind for window in windows))
+        shade_faults(ok_ax, windows, colours[store], f"{store}: {kinds}" if kinds else None)
+        shade_faults(err_ax, windows, colours[store], name=False)
     for store, data in series.items():
         edges = list(data.start_s) + [data.start_s[-1] + data.bucket_s] if data.start_s else []
         ok_ax.step(edges, list(data.ok) + data.ok[-1:], where="post", color=colours[store],
@@ -270,6 +296,7 @@ def timeline_figure(timeline: Timeline) -> Figure:
         width = load * 1.15 if ax is axes[0] else max((end - start) * 1.3, load * ratio / 4.0)
         ax.set_xlim(start - width * 0.04, start - width * 0.04 + width)
         ax.set_xlabel("wall ms since the session's first operation")
+        shade_faults(ax, timeline.faults, FAULT_COLOUR)
         bins = None if ax is axes[0] else 3
         if bins:
             ax.xaxis.set_major_locator(MaxNLocator(nbins=bins))
@@ -285,6 +312,9 @@ def timeline_figure(timeline: Timeline) -> Figure:
     legend = [Patch(color=OP_COLOURS.get(op, "#343a40"), alpha=0.6, label=op) for op in present]
     legend.append(Patch(facecolor="white", edgecolor=PROOF_COLOUR, linewidth=2.5,
                         label="proves the anomaly"))
+    for kind in dict.fromkeys(window.kind for window in timeline.faults):
+        legend.append(Patch(facecolor=FAULT_COLOUR, alpha=FAULT_ALPHA * 2,
+                            hatch=FAULT_HATCHES.get(kind), label=f"{kind} (fault window)"))
     if any(bar.culprit for bar in timeline.bars):
         legend.append(Patch(facecolor="white", edgecolor=CULPRIT_COLOUR, linewidth=2.5,
                             hatch="xx", label="culprit: the write that carried the erasure"))

@@ -23,7 +23,8 @@ from typing import Any
 from analysis import artifacts, stats
 from analysis.availability import availability
 from analysis.campaign import Campaign, Run
-from analysis.checker.result import UNKNOWN_ERASER
+from analysis.checker.faults import faults_words
+from analysis.checker.result import LOST_ACROSS_CRASH, UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
 from analysis.stores import describe, latency_kind
 from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
@@ -65,6 +66,9 @@ MEANINGS = {
                         "peer receives candidates out of the order they were sent",
     "cross-object-read": "one poll showed candidates from a peer whose answer, written first, "
                          "read null: a peer sees candidates for an answer it does not have",
+    LOST_ACROSS_CRASH: "a write acknowledged before the server was killed is missing from every "
+                       "read after it came back: the store acknowledged it before it was "
+                       "durable, and a crash lost it (the durability count, not an anomaly type)",
 }
 
 
@@ -146,13 +150,18 @@ def store_summary(run: Run, run_gate: Gate, output: Path | None = None,
                 for op, v in latencies.items()},
         "anomalies": anomalies, "anomaly_total": evidence.total,
         "lost_writes": evidence.lost_writes,
+        "faults": list(check.get("faults", [])),
+        "durability": {"kills": evidence.kills,
+                       "acknowledged_before": evidence.acknowledged_before,
+                       "lost_across": evidence.lost_across},
         "availability": _availability_json(run),
         "locust_failures": artifacts.locust_failures(run.path),
         "links": artifacts.links(run.path, output, check_json) if output is not None else [],
         "settling": run.meta.get("settling"),
         "unsupported": dict(run.meta.get("unsupported") or {}),
         "answers_erased": answers_erased(check),
-        "examples": [_example(example) for a in check.get("anomalies", {}).values()
+        "examples": [_example(example) for a in (*check.get("anomalies", {}).values(),
+                                                 check.get("durability") or {})
                      for example in a.get("examples", [])],
         "lag_ms": check.get("lag_ms", {}),
         "notes": list(check.get("notes", [])),
@@ -171,7 +180,11 @@ def verdict_words(store: Mapping[str, Any]) -> tuple[str, str]:
     """The store's verdict in the words a user would use, and its tone."""
     name, verdict, lost, reason = (store["store"], store["verdict"], store["lost_writes"],
                                    store["reason"])
+    crashed = store["durability"]["lost_across"]
     if verdict == ANOMALIES_FOUND:
+        if crashed:
+            return (f"{name} LOST {plural(crashed, 'acknowledged write')} across a crash "
+                    f"({reason})", BAD)
         if lost:
             return f"{name} LOST {plural(lost, 'acknowledged write')} ({reason})", BAD
         return f"{name} lost no acknowledged write it could check, but misbehaved ({reason})", BAD
@@ -183,6 +196,10 @@ def verdict_words(store: Mapping[str, Any]) -> tuple[str, str]:
 def short_verdict(store: Mapping[str, Any]) -> str:
     """A few words for the closing line: ``consistent``, ``lost 4,468 writes``, ..."""
     if store["verdict"] == ANOMALIES_FOUND:
+        durability = store["durability"]
+        if durability["lost_across"]:
+            return (f"lost {plural(durability['lost_across'], 'write')} across "
+                    f"{plural(durability['kills'], 'kill')}")
         if store["lost_writes"]:
             return f"lost {plural(store['lost_writes'], 'write')}"
         return plural(store["anomaly_total"], "anomaly", "anomalies")
@@ -249,6 +266,26 @@ def _protocol_cell(store: Mapping[str, Any], scale: float) -> dict[str, str]:
     return {"text": f"{store['availability']['protocol_refusals']:,}", "tone": PLAIN}
 
 
+def _faults_cell(store: Mapping[str, Any], scale: float) -> dict[str, str]:
+    faults = store["faults"]
+    return {"text": faults_words(faults), "tone": PLAIN}
+
+
+def _durability_cell(store: Mapping[str, Any], scale: float) -> dict[str, str]:
+    durability = store["durability"]
+    kills, checked, lost = (durability["kills"], durability["acknowledged_before"],
+                            durability["lost_across"])
+    if not kills:
+        return {"text": "no crash injected", "tone": PLAIN}
+    before = f"{plural(checked, 'write')} acknowledged before {plural(kills, 'kill')}"
+    if lost:
+        return {"text": f"{lost:,} of {before}", "tone": BAD}
+    if not checked:
+        return {"text": f"none to check: no write acknowledged before {plural(kills, 'kill')} "
+                        "was read after it", "tone": UNKNOWN}
+    return {"text": f"none of {before}", "tone": GOOD}
+
+
 def _unsupported_cell(store: Mapping[str, Any], scale: float) -> dict[str, str]:
     unsupported = store["unsupported"]
     return {"text": "; ".join(f"{op}: {why}" for op, why in unsupported.items()) or "none",
@@ -266,6 +303,10 @@ FIRST_SCREEN: tuple[Row, ...] = (
     ("operations with no response (outcome unknown)", _no_response_cell),
     ("second answers refused with 409 (the protocol working, not an error)", _protocol_cell),
     ("routes not supported by this target", _unsupported_cell),
+    ("faults injected while loaded (kill: SIGKILL, then a restart on the same database; pause: "
+     "SIGSTOP beyond the clients' timeout), s since the run's first operation", _faults_cell),
+    ("durability: acknowledged writes lost across a crash (acknowledged before a kill, missing "
+     "from every read after it)", _durability_cell),
 )
 """The first screen's rows, in order: a label and, per store, a cell (text and tone). Add a
 row here and every rendering shows it."""
@@ -353,7 +394,7 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "gates": [found.as_json() for found in gates],
         "stores": stores,
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
-                     for s in stores for kind in s["anomalies"]},
+                     for s in stores for kind in (*s["anomalies"], LOST_ACROSS_CRASH)},
         "erasures": sorted(({"store": s["store"], "count": s["answers_erased"]} for s in stores),
                            key=lambda entry: -entry["count"]),
         "erasure_plot": next((p for p in plots if p["name"] == ERASURE_TIMELINE), None),

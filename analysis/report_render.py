@@ -17,6 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from analysis.checker.evidence import durability_words
+from analysis.checker.faults import faults_words
+from analysis.checker.result import LOST_ACROSS_CRASH, Durability
 from analysis.gates import plural
 from analysis.wording import number, unit, wall_model
 
@@ -123,6 +126,9 @@ def store_tables(store: Mapping[str, Any], scale: float) -> list[Table]:
         ["409 to a second answer (the protocol working)", str(protocol)],
         ["verdict", f"{store['verdict']}: {store['reason']}"],
         ["anomalies by type", found],
+        ["faults injected", faults_words(store["faults"])],
+        ["durability", durability_words(Durability(**store["durability"]))
+         or "no crash injected"],
         ["final reads", settling_words(store["settling"])],
         [unit("visibility lag p50 / p99 / max, ms", scale),
          " / ".join(wall_model(lag.get(p), scale) for p in ("p50", "p99", "max"))],
@@ -343,7 +349,9 @@ def _examples_html(summary: Mapping[str, Any]) -> str:
     scale = summary["time_scale"]
     parts = ["<section id=\"explanations\"><h2>The anomalies, explained</h2>"]
     found = [kind for kind, meaning in summary["meanings"].items()
-             if any(s["anomalies"].get(kind, {}).get("count") for s in summary["stores"])]
+             if any(s["anomalies"].get(kind, {}).get("count") for s in summary["stores"])
+             or kind == LOST_ACROSS_CRASH and any(s["durability"]["lost_across"]
+                                                  for s in summary["stores"])]
     if not found:
         parts.append("<p>No anomaly was found in any store.</p>")
     else:

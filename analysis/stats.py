@@ -126,10 +126,7 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     if bucket_s <= 0:
         raise ValueError("bucket_s must be greater than 0")
     live = [r for r in records if not after_load(r)]
-    first: dict[Any, int] = {}
-    for record in live:
-        host = record.get("host")
-        first[host] = min(first.get(host, int(record["t0"])), int(record["t0"]))
+    first = first_invocations(live)
     ok: dict[int, int] = defaultdict(int)
     errors: dict[int, int] = defaultdict(int)
     for record in live:
@@ -143,6 +140,36 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
         ok=[ok[i] / bucket_s for i in range(count)],
         errors=[errors[i] / bucket_s for i in range(count)],
     )
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """When a fault held the server (the nemesis's record), on one figure's time axis."""
+
+    kind: str
+    start: float
+    end: float
+
+
+def first_invocations(records: Iterable[Mapping[str, Any]]) -> dict[Any, int]:
+    """Per host, the first ``t0`` under load: where a run's time axis starts on that host."""
+    first: dict[Any, int] = {}
+    for record in records:
+        if after_load(record):
+            continue
+        host = record.get("host")
+        first[host] = min(first.get(host, int(record["t0"])), int(record["t0"]))
+    return first
+
+
+def fault_windows(faults: Iterable[Mapping[str, Any]], origins: Mapping[Any, int],
+                  unit_ns: int = NS_PER_S) -> list[FaultWindow]:
+    """Each fault from start to end in ``unit_ns`` since its host's origin (``origins``:
+    monotonic ns per host); a fault on a host with no origin is left out, since its clock
+    cannot be placed."""
+    return [FaultWindow(str(fault["kind"]), (int(fault["t0"]) - origins[fault["host"]]) / unit_ns,
+                        (int(fault["t1"]) - origins[fault["host"]]) / unit_ns)
+            for fault in faults if fault.get("host") in origins]
 
 
 def process_of(record: Mapping[str, Any]) -> str | None:

@@ -9,11 +9,11 @@ into lanes of bars; ``analysis.plots.timeline_figure`` draws them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from analysis.history import READS, WRITES, LoadedRun
-from analysis.stats import NS_PER_MS
+from analysis.stats import NS_PER_MS, FaultWindow, fault_windows
 
 ERASURE_TIMELINE = "erased-answer"
 """The figure of one session whose acknowledged answer a stale ICE candidate update erased,
@@ -48,6 +48,8 @@ class Timeline:
     lanes: list[str]
     bars: list[Bar]
     time_scale: float
+    faults: list[FaultWindow] = field(default_factory=list)
+    """The run's faults, in ms on the bars' axis (shaded: what the server went through)."""
 
 
 def shorten(token: Any) -> str:
@@ -150,4 +152,5 @@ def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
     order.sort(key=lambda lane: lane.startswith("other "))
     return Timeline(store=store, anomaly=str(example.get("type")), session=str(session),
                     explanation=str(example.get("explanation", "")), lanes=order, bars=bars,
-                    time_scale=time_scale)
+                    time_scale=time_scale,
+                    faults=fault_windows(run.faults, origin, NS_PER_MS))

@@ -7,7 +7,8 @@ Three kinds of word, never mixed:
   after settling, most operations answered); a proven anomaly wins over too little evidence,
   because a proof is a proof;
 - what a gate expects of a run (:data:`EXPECTATIONS`: ``consistent``, ``lost-writes``,
-  ``anomalies``), written ``--expect [RUN=]WORD`` wherever a gate is set;
+  ``anomalies``, ``lost-across-crash``), written ``--expect [RUN=]WORD`` wherever a gate is
+  set;
 - whether a gate held (:data:`PASSED`, :data:`FAILED`), and for a set of gates with none in it,
   :data:`NOT_GATED`.
 
@@ -28,7 +29,11 @@ RUN_VERDICTS = (CONSISTENT, ANOMALIES_FOUND, INCONCLUSIVE)
 EXPECT_CONSISTENT = CONSISTENT
 EXPECT_LOST_WRITES = "lost-writes"
 EXPECT_ANOMALIES = "anomalies"
-EXPECTATIONS = (EXPECT_CONSISTENT, EXPECT_ANOMALIES, EXPECT_LOST_WRITES)
+EXPECT_LOST_ACROSS_CRASH = "lost-across-crash"
+"""For a store that acknowledges writes before they are durable, under a nemesis that kills it:
+writes acknowledged before a kill must be found missing after it (the durability rule)."""
+EXPECTATIONS = (EXPECT_CONSISTENT, EXPECT_ANOMALIES, EXPECT_LOST_WRITES,
+                EXPECT_LOST_ACROSS_CRASH)
 
 PASSED, FAILED, NOT_GATED = "passed", "failed", "not gated"
 

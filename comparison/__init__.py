@@ -6,7 +6,8 @@ process, then checks every history and writes the report with ``analysis``. It n
 Locust itself: Locust's gevent patching stays in the child.
 
 - ``settings``: the one settings object, read from the command line;
-- ``load``: one target under load (its server, Locust, progress lines);
+- ``load``: one target under load (its server, Locust, progress lines, the nemesis if asked);
+- ``nemesis``: faults injected into a server while it is loaded (kill, pause), each recorded;
 - ``progress``: Locust's running totals, read from its stats CSV;
 - ``campaign``: the steps, in order, and what is judged at the end.
 """

@@ -5,6 +5,8 @@ Each store gets fresh server processes (``python -m server``, ``--servers`` of t
 loopback ports and a fresh database they share (a SQLite file, or a PostgreSQL database whose DSN
 they get in their environment); with several, Locust spreads each scenario's peers over them
 (``--hosts``). Locust runs in its own process, so its gevent patching never touches this one.
+With ``--nemesis``, the nemesis (``comparison.nemesis``) injects its faults into those servers
+while Locust runs, and is stopped (its last fault finished) before anything else.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import loadtests
 from analysis.report_render import settling_words
+from comparison.nemesis import Nemesis
 from comparison.progress import progress_line, read_totals
 from comparison.settings import DSN_VARIABLE, ComparisonSettings
 from server.process import ServerProcess, stop_process
@@ -112,6 +115,7 @@ def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str |
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
     servers: list[ServerProcess] = []
     locust = None
+    nemesis = None
     try:
         if settings.host:
             urls = [settings.host]
@@ -125,7 +129,19 @@ def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str |
             locust = subprocess.Popen(locust_command(settings, target, urls, run_dir),
                                       stdout=output, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL)
+            if servers and settings.nemesis:
+                # With --servers N, the first server takes the faults; the others go on serving.
+                nemesis = Nemesis(servers[0], settings.nemesis,
+                                  interval_s=settings.nemesis_interval_s,
+                                  time_scale=settings.time_scale,
+                                  history_dir=run_dir / "history",
+                                  until=time.monotonic() + settings.duration_s,
+                                  say=lambda line: print(f"[{label}] {line}", flush=True)
+                                  ).start()
             status = _watch(locust, settings, label, run_dir)
+        if nemesis:
+            nemesis, running = None, nemesis
+            running.stop()  # raises if a fault failed (a server that would not restart)
         if status != 0:
             raise RuntimeError(
                 f"Locust exited with status {status}; see {run_dir / 'locust' / 'locust.log'}"
@@ -135,6 +151,8 @@ def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str |
               flush=True)
         print(f"[{label}] {after_load_line(run_dir)}", flush=True)
     finally:
+        if nemesis:
+            nemesis.stop()
         stop_process(locust, 30)
         for server in servers:
             server.stop()

@@ -19,6 +19,8 @@ from pathlib import Path
 from analysis.check_cli import share
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.gates import Expectation, GateError, with_defaults
+from analysis.history import KILL
+from comparison.nemesis import parse_kinds
 from server.pgcluster import find_binaries
 from server.settings import ENV_PREFIX, OneLineParser, postgres_uri
 from server.stores import BACKENDS, MEMORY, needs_postgres
@@ -48,6 +50,10 @@ class ComparisonSettings:
     """The PostgreSQL database of the postgres backends; None: a throwaway cluster."""
     left_out: tuple[str, ...] = ()
     """Default backends left out because PostgreSQL is not installed (said in one line)."""
+    nemesis: tuple[str, ...] = ()
+    """The faults to inject into each server while it is loaded (``comparison.nemesis``)."""
+    nemesis_interval_s: float = 10.0
+    """Wall seconds before the first fault and between the end of one and the next."""
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -61,6 +67,10 @@ class ComparisonSettings:
 
 OWN_TIME_SCALE = 0.1
 """The comparison's time scale for our own servers: the KV model's 60 s cache lasts 6 s."""
+NEMESIS_INTERVAL_S = 10.0
+QUICK_NEMESIS_INTERVAL_S = 2.5
+"""A quick run's 8 s of load then gets two kills, with sessions made before each and read
+after it."""
 
 
 def default_backends(dsn: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -123,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL database for the postgres backends, which then share it (default: $"
         + DSN_VARIABLE + ", else a throwaway cluster in the result folder with a fresh database "
         "for each, removed at the end)")
+    add("--nemesis", default="", metavar="KIND,...",
+        help="faults to inject into each of our servers while it is loaded, in turn: kill "
+        "(SIGKILL, then a restart on the same database and port), pause (SIGSTOP for longer "
+        "than the clients' timeout, then SIGCONT); with kill, the default gates expect kv "
+        "caught losing writes across a crash (default: none)")
+    add("--nemesis-interval", type=float, default=None, metavar="SECONDS",
+        help="wall seconds before the first fault and between one fault's end and the next "
+        f"(default: {NEMESIS_INTERVAL_S:g}; quick: {QUICK_NEMESIS_INTERVAL_S:g})")
     add("--quick", action="store_true", help="a short run for CI: under a minute")
     return parser
 
@@ -156,6 +174,14 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         parser.error("--servers starts servers of ours; an external --host is one target")
     if dsn and postgres_uri(dsn):
         parser.error(f"--dsn: {postgres_uri(dsn)}")
+    try:
+        nemesis = parse_kinds(args.nemesis) if args.nemesis.strip() else ()
+    except ValueError as error:
+        parser.error(f"--nemesis: {error}")
+    if nemesis and args.host:
+        parser.error("--nemesis is for our own servers: a --host target is not ours to kill")
+    if args.nemesis_interval is not None and not args.nemesis_interval > 0:
+        parser.error("--nemesis-interval must be greater than 0")
     quick = args.quick
     try:
         explicit = [Expectation.parse(text) for text in args.expect]
@@ -164,8 +190,8 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = args.output or Path("results") / stamp
     # The harness's own gate for each of its stores that no --expect names, as the report does.
-    runs = [{"backend": b, "run": f"{output.name}-{b}", "path": str(output / b)}
-            for b in backends]
+    runs = [{"backend": b, "run": f"{output.name}-{b}", "path": str(output / b),
+             "durability": {"kills": int(KILL in nemesis)}} for b in backends]
     expect = tuple(explicit if args.host else with_defaults(explicit, runs))
     return ComparisonSettings(
         backends=backends,
@@ -185,4 +211,7 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         session_ttl_ms=args.session_ttl,
         servers=args.servers,
         dsn=dsn,
+        nemesis=nemesis,
+        nemesis_interval_s=args.nemesis_interval or (QUICK_NEMESIS_INTERVAL_S if quick
+                                                     else NEMESIS_INTERVAL_S),
     )

@@ -1,4 +1,4 @@
-"""The history file: one JSON line per operation, as ``docs/history.md`` (format 1) defines it.
+"""The history file: one JSON line per operation, as ``docs/history.md`` (format 2) defines it.
 
 Fields of every line (``docs/history.md`` is the contract; this is how we fill it):
 

@@ -25,7 +25,7 @@ from loadtests._options import LoadOptions
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 UNKNOWN_LAG_BOUND_MODEL_S = 30.0
 """The default bound on settling for a target that does not report its settings."""
 
@@ -83,7 +83,7 @@ def build_meta(*, options: LoadOptions, config: dict[str, Any] | None, host: str
                duration_s: float | None, started: dt.datetime, tags: Any = None,
                stopped: dt.datetime | None = None, settling: dict[str, Any] | None = None,
                unsupported: dict[str, str] | None = None) -> dict[str, Any]:
-    """The meta.json document (``docs/history.md`` format 1, plus the scenario shape)."""
+    """The meta.json document (``docs/history.md`` format 2, plus the scenario shape)."""
     server = dict((config or {}).get("settings") or {})
     if options.session_ttl_ms is not None and "session_ttl" not in server:
         server["session_ttl"] = options.session_ttl_ms

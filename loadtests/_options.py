@@ -24,6 +24,9 @@ from loadtests._gathering import COUNTS, KINDS
 
 DEFAULT_ORIGIN = "https://loadtest.invalid"
 DEFAULT_CANDIDATES = ",".join(f"{kind}={low}-{high}" for kind, (low, high) in COUNTS.items())
+CONNECTION_TIMEOUT_MODEL_S = 30.0
+"""Model seconds a peer polls before giving up (``--connection-timeout``); the comparison's
+nemesis pauses a server for longer than this, scaled, so that the clients do give up."""
 SETTLE_MODES = ("fixed", "until-agreed")
 """How the final reads wait for the store to settle (``_final_reads``)."""
 
@@ -78,7 +81,8 @@ def add_arguments(parser: Any) -> None:
                             "did (default: on)")
     group.add_argument("--answerers", type=int, default=3, metavar="N",
                        help="answerers racing for one offer in AnswerRace (default: 3)")
-    group.add_argument("--connection-timeout", type=float, default=30.0, metavar="SECONDS",
+    group.add_argument("--connection-timeout", type=float, default=CONNECTION_TIMEOUT_MODEL_S,
+                       metavar="SECONDS",
                        help="model seconds a peer polls before giving up (default: 30)")
     group.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                        help="wall seconds per model second for all client timings (default: 1.0)")
@@ -192,7 +196,7 @@ def load_options(parsed: Any) -> LoadOptions:
         candidates=parse_candidates(get("candidates", DEFAULT_CANDIDATES)),
         trickle=_trickle(get("trickle", "on")),
         answerers=max(2, int(get("answerers", 3))),
-        connection_timeout_s=float(get("connection_timeout", 30.0)) * scale,
+        connection_timeout_s=float(get("connection_timeout", CONNECTION_TIMEOUT_MODEL_S)) * scale,
         time_scale=scale,
         backend_name=get("backend_name", None),
         origin=str(get("origin", DEFAULT_ORIGIN)),

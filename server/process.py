@@ -3,7 +3,8 @@
 Used by the comparison (``python -m loadtests``), the benchmarks and the tests, which all need a
 real server process: it starts the server with ``--port 0``, reads the address from the line the
 server prints (``server.banner``), and waits for ``/health`` with a deadline instead of sleeping
-a fixed time. Only the standard library is used, so it works the same in asyncio tests and in
+a fixed time. :meth:`ServerProcess.restart` starts a killed server again on the port it had,
+as the comparison's nemesis needs. Only the standard library is used, so it works the same in asyncio tests and in
 gevent-patched Locust processes.
 """
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,10 +71,12 @@ class ServerProcess:
         python: str = sys.executable,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
+        port: int = 0,
     ) -> None:
         """``env`` is added to this process's environment for the server: the way to give it a
-        secret (``SIGNALING_DSN``), which a command line would show to every user in ``ps``."""
-        self.args = [python, "-m", "server", "--port", "0", "--backend", backend]
+        secret (``SIGNALING_DSN``), which a command line would show to every user in ``ps``.
+        ``port`` 0 takes a free one (kept across a :meth:`restart`)."""
+        self.args = [python, "-m", "server", "--port", str(port), "--backend", backend]
         if db is not None:
             self.args += ["--db", str(db)]
         self.args += list(extra_args)
@@ -86,6 +90,8 @@ class ServerProcess:
         self._output: list[str] = []
 
     def start(self) -> ServerProcess:
+        if self._process is not None and self._process.poll() is None:
+            raise RuntimeError(f"the server is already running (pid {self._process.pid})")
         self._process = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
@@ -106,6 +112,21 @@ class ServerProcess:
                 )
         self._wait_healthy(deadline)
         return self
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (known once started)."""
+        return urllib.parse.urlsplit(self.url).port or 0
+
+    def restart(self) -> ServerProcess:
+        """Start it again after it stopped (a kill, say) on the same port, database, settings
+        and log: clients that were pointed at it find it again, as after a real crash and
+        restart. Waits for ``/health`` like :meth:`start`."""
+        if not self.url:
+            raise RuntimeError("restart needs a server that was started before")
+        self.args[self.args.index("--port") + 1] = str(self.port)
+        self.url = ""
+        return self.start()
 
     def _pump(self, found: threading.Event) -> None:
         """Keep reading the child's output so its pipe never fills and blocks it."""

@@ -89,6 +89,45 @@ def test_quick_campaign_on_two_servers_gates_pass_consistent_stores_baselines_no
     assert not (output / "pgcluster").exists()  # the throwaway cluster is gone
 
 
+def test_quick_nemesis_kills_sqlite_stays_consistent_kv_loses_writes_across_the_crash(
+        tmp_path: Path) -> None:
+    """The negative control: kv keeps its data in memory, so a kill loses what it had
+    acknowledged; sqlite, killed the same way, loses nothing."""
+    output = tmp_path / "nemesis"
+    run = subprocess.run([sys.executable, "-m", "loadtests", "--quick", "--backends", "sqlite,kv",
+                          "--nemesis", "kill", "--output", str(output)],
+                         capture_output=True, text=True, timeout=300)
+    print(run.stdout[-4000:], run.stderr[-4000:])
+    assert run.returncode == 0
+    assert "[sqlite 1/2] nemesis: kill for " in run.stdout
+    runs = {r["backend"]: r for r in json.loads((output / "check.json").read_text())["runs"]}
+    sqlite, kv = runs["sqlite"], runs["kv"]
+    for found in (sqlite, kv):
+        assert found["faults"] and {fault["kind"] for fault in found["faults"]} == {"kill"}
+        assert found["durability"]["kills"] == len(found["faults"]) >= 1
+        assert all(0 < f["start"] < f["end"] for f in found["faults"])
+    assert sqlite["verdict"] == "consistent"
+    assert sqlite["durability"]["lost_across"] == 0
+    assert sqlite["durability"]["acknowledged_before"] > 0
+    assert kv["verdict"] == "anomalies found"
+    assert 0 < kv["durability"]["lost_across"] <= kv["durability"]["acknowledged_before"]
+    example = kv["durability"]["examples"][0]
+    assert example["fault"]["file"].startswith("history/nemesis-")
+    assert all(op["file"] and op["line"] for op in example["ops"])
+    gates = {g["backend"]: g for g in json.loads((output / "check.json").read_text())["gates"]}
+    assert gates["kv"]["expect"] == "lost-across-crash" and gates["kv"]["passed"]
+    assert gates["sqlite"]["expect"] == "consistent" and gates["sqlite"]["passed"]
+    summary = (output / "summary.md").read_text()
+    [faults] = [line for line in summary.splitlines() if line.startswith("| faults injected while")]
+    assert faults.count(" kill") == 2 and faults.count(" s)") == 2
+    [durability] = [line for line in summary.splitlines() if line.startswith("| durability: ")]
+    assert f"✘ {kv['durability']['lost_across']:,} of " in durability
+    assert "✔ none of " in durability
+    assert (output / "plots" / "timeline-kv-lost-across-crash.png").stat().st_size > 0
+    assert run.stdout.strip().splitlines()[-1].startswith(
+        "exit 0: the harness's gates held (sqlite consistent, kv lost ")
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

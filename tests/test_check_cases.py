@@ -12,7 +12,7 @@ import json
 import pytest
 
 from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
-from analysis.checker.result import CAUSES, EXAMPLES_KEPT
+from analysis.checker.result import CAUSES, EXAMPLES_KEPT, LOST_ACROSS_CRASH
 from analysis.history import load_run
 from analysis.verdicts import ANOMALIES_FOUND
 from support import CHECKER_CASES
@@ -25,9 +25,11 @@ def expected(name: str) -> dict:
 
 
 def history_lines(name: str) -> list[str]:
-    """The case's history records, counted from its files (not through the loader)."""
+    """The case's operations, counted from its files (not through the loader): every line but
+    the nemesis's fault records."""
     return [line for path in sorted((CHECKER_CASES / name / "history").glob("*.jsonl"))
-            for line in path.read_text().splitlines() if line.strip()]
+            for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line)["op"] != "fault"]
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -57,6 +59,11 @@ def test_case_has_exactly_the_expected_anomalies(name: str) -> None:
     assert run["unverifiable"] == expect["unverifiable"]
     assert run["sessions"] == 1
     assert run["operations"] == len(history_lines(name)) > 0  # every line was read
+    assert [fault["kind"] for fault in run["faults"]] == expect.get("faults", [])
+    durability = {key: run["durability"][key]
+                  for key in ("kills", "acknowledged_before", "lost_across")}
+    assert durability == expect.get("durability", {"kills": 0, "acknowledged_before": 0,
+                                                   "lost_across": 0}), expect["why"]
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -68,7 +75,10 @@ def test_every_example_is_proven_by_records_of_the_history(name: str) -> None:
     # to prove, an anomaly case one per anomaly its expect.json names, so the loop below runs.
     assert kept == {kind: min(expect["anomalies"].get(kind, 0), EXAMPLES_KEPT)
                     for kind in ANOMALY_TYPES}
-    for kind, found in run["anomalies"].items():
+    durability = run["durability"]
+    assert len(durability["examples"]) == min(durability["lost_across"], EXAMPLES_KEPT)
+    found = [*run["anomalies"].items(), (LOST_ACROSS_CRASH, durability)]
+    for kind, found in found:
         for example in found["examples"]:
             assert example["type"] == kind
             assert example["explanation"]
@@ -77,6 +87,25 @@ def test_every_example_is_proven_by_records_of_the_history(name: str) -> None:
                 lines = (CHECKER_CASES / name / op["file"]).read_text().splitlines()
                 original = json.loads(lines[op["line"] - 1])
                 assert {k: v for k, v in op.items() if k not in ("file", "line")} == original
+            if kind == LOST_ACROSS_CRASH:  # the kill it was lost across, cited by its line
+                fault = example["fault"]
+                lines = (CHECKER_CASES / name / fault["file"]).read_text().splitlines()
+                assert json.loads(lines[fault["line"] - 1])["kind"] == fault["kind"] == "kill"
+
+
+def test_a_write_lost_across_a_kill_is_explained_with_the_kill_and_the_reads() -> None:
+    durability = check_run(load_run(CHECKER_CASES / "lost-candidate.across-kill")).durability
+    [example] = durability.examples
+    assert example["explanation"] == (
+        "candidate c2 of the offerer's list, written by offerer client h/1/u1/offerer, "
+        "acknowledged at 0.230 s, before the kill at 1.000-1.500 s "
+        "(history/nemesis-h-9.jsonl:1); the last read before the kill held it: the poll by "
+        "answerer client h/2/u1/answerer at 0.300-0.310 s, reading candidates [c1, c2]; no "
+        "read after the server came back shows it: the first, the poll by answerer client "
+        "h/2/u1/answerer at 2.000-2.010 s, reading candidates [c1] (2 reads after the kill "
+        "in all)")
+    assert [(op["file"], op["line"]) for op in example["ops"]] == [
+        ("history/h-1.jsonl", 4), ("history/h-1.jsonl", 5), ("history/h-1.jsonl", 6)]
 
 
 LOST_ANSWER_CASES = [name for name in CASE_NAMES if "lost-answer" in expected(name)["anomalies"]]

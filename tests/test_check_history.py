@@ -70,11 +70,41 @@ def test_missing_meta_json_is_an_error(tmp_path: Path) -> None:
         load_run(folder)
 
 
-def test_unknown_format_version_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [3, 0, "2", True])
+def test_unknown_format_version_is_an_error(tmp_path: Path, version: object) -> None:
+    folder = copy_case(tmp_path)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "format": version}))
+    with pytest.raises(HistoryError, match=f"unknown history format version {version!r}; "
+                                           "this checker reads versions 1 and 2"):
+        load_run(folder)
+
+
+def test_format_1_folders_still_load_and_hold_no_faults() -> None:
+    """The checked-in cases are format 1 (before fault records): they load as they are."""
+    folders = [path for path in CHECKER_CASES.iterdir() if (path / "meta.json").is_file()]
+    old = [path for path in folders if json.loads((path / "meta.json").read_text())["format"] == 1]
+    assert old
+    for folder in old:
+        run = load_run(folder)
+        assert run.records and run.faults == []
+
+
+def test_fault_records_are_set_apart_from_the_operations(tmp_path: Path) -> None:
     folder = copy_case(tmp_path)
     meta = json.loads((folder / "meta.json").read_text())
     (folder / "meta.json").write_text(json.dumps({**meta, "format": 2}))
-    with pytest.raises(HistoryError, match="unknown history format version 2"):
+    operations = len(load_run(folder).records)
+    fault = {"op": "fault", "kind": "kill", "t0": 1_500_000_000, "t1": 1_700_000_000,
+             "host": "h:b1", "type": "info", "client": "h/9/nemesis"}
+    (folder / "history" / "nemesis-h-9.jsonl").write_text(json.dumps(fault) + "\n")
+    run = load_run(folder)
+    assert len(run.records) == operations
+    assert run.faults == [{**fault, "file": "history/nemesis-h-9.jsonl", "line": 1}]
+    (folder / "history" / "nemesis-h-9.jsonl").write_text(
+        json.dumps({**fault, "kind": "flood"}) + "\n")
+    with pytest.raises(HistoryError, match=r"history/nemesis-h-9\.jsonl:1: unknown fault kind "
+                                           r"'flood' \(kill, pause\)"):
         load_run(folder)
 
 

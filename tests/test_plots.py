@@ -154,6 +154,53 @@ def test_throughput_figure_plots_ok_and_errors_per_store(campaign: Campaign) -> 
     assert sum(err_ax.get_lines()[2].get_ydata()) == 0
 
 
+def _shaded(ax) -> list[tuple[float, float, str | None]]:
+    """The fault windows shaded on ``ax``: (left, right, hatch) of each axvspan."""
+    return [(patch.get_x(), patch.get_x() + patch.get_width(), patch.get_hatch())
+            for patch in ax.patches if patch.get_alpha() == plots.FAULT_ALPHA]
+
+
+def test_throughput_figure_shades_each_stores_fault_windows(campaign: Campaign) -> None:
+    """The windows are placed on the same clock as the throughput: seconds since the host's
+    first operation under load."""
+    kv = campaign.runs[0]
+    first = min(r["t0"] for r in kv.records if not r["final"])
+    faults = [{"kind": "kill", "t0": first + 1_000_000_000, "t1": first + 1_500_000_000,
+               "host": kv.records[0]["host"]},
+              {"kind": "pause", "t0": first + 2_000_000_000, "t1": first + 2_250_000_000,
+               "host": kv.records[0]["host"]},
+              {"kind": "kill", "t0": 0, "t1": 1, "host": "a host with no operation"}]
+    windows = stats.fault_windows(faults, stats.first_invocations(kv.records))
+    assert windows == [stats.FaultWindow("kill", 1.0, 1.5), stats.FaultWindow("pause", 2.0, 2.25)]
+    series = {run.label: stats.throughput(run.records, 0.1) for run in campaign.runs}
+    fig = plots.throughput_figure(series, 0.1, {"kv": windows})
+    ok_ax, err_ax = fig.axes[:2]
+    assert _shaded(ok_ax) == _shaded(err_ax) == [(1.0, 1.5, "xx"), (2.0, 2.25, "..")]
+    assert "kv: kill, pause" in [text.get_text() for text in ok_ax.get_legend().get_texts()]
+    assert [text.get_text() for text in ok_ax.texts] == ["kill", "pause"]
+    assert _shaded(plots.throughput_figure(series, 0.1).axes[0]) == []
+
+
+def test_timeline_shades_the_runs_faults_on_the_sessions_clock() -> None:
+    records = [{"op": "candidate", "session": "s", "client": "h/1/u/offerer", "side": "offerer",
+                "t0": 1_000_000_000, "t1": 1_005_000_000, "host": "h", "type": "ok",
+                "value": "c1"},
+               {"op": "poll", "session": "s", "client": "h/1/v/answerer", "side": "answerer",
+                "t0": 1_600_000_000, "t1": 1_601_000_000, "host": "h", "type": "ok",
+                "read": {"offer": "o", "candidates": []}}]
+    run = loaded_run(records)
+    run.faults = [{"kind": "kill", "t0": 1_200_000_000, "t1": 1_500_000_000, "host": "h",
+                   "file": "history/nemesis-h-9.jsonl", "line": 1}]
+    cited = [{**r, "file": HISTORY_FILE, "line": n} for n, r in enumerate(records, 1)]
+    timeline = session_timeline(run, {"type": "lost-across-crash", "session": "s",
+                                      "ops": cited}, "kv")
+    assert timeline.faults == [stats.FaultWindow("kill", 200.0, 500.0)]
+    fig = plots.timeline_figure(timeline)
+    assert _shaded(fig.axes[0]) == [(200.0, 500.0, "xx")]
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert "kill (fault window)" in legend
+
+
 def test_anomalies_figure_has_a_bar_per_store_and_type() -> None:
     counts = {run["backend"]: {k: a["count"] for k, a in run["anomalies"].items()}
               for run in CHECK["runs"]}

@@ -8,6 +8,8 @@ Where each rule lives (one place per anomaly type):
 - ``values``: duplicate, phantom
 - ``sessions``: conflicting-answers, lost-session, which sessions are unverifiable
 - ``clients``: monotonic-writes, cross-object-read (the per-client guarantees a poll can show)
+- ``faults``: the faults a nemesis injected, and the durability count (writes acknowledged
+  before a kill and missing after it), on its own line rather than among the anomaly types
 
 ``model`` decides which poll reads which object; ``run.check_run`` ties it together and
 ``result`` holds the counts and the JSON shape (``docs/checker.md``).

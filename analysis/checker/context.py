@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis.checker.explain import Clock
 from analysis.checker.result import Findings
+
+if TYPE_CHECKING:
+    from analysis.checker.faults import Kill
 
 
 @dataclass
@@ -16,5 +19,7 @@ class Context:
     findings: Findings
     session_ttl_ns: int | None
     """Shortest lifetime a session can have (None: unknown, lost-session is not decided)."""
+    kills: dict[str, list[Kill]] = field(default_factory=dict)
+    """The nemesis's kills per host (``analysis.checker.faults``), in start order."""
     lags_ns: list[int] = field(default_factory=list)
     """Visibility lag of every write that became visible and was not lost."""

@@ -8,7 +8,9 @@ anomaly is *inconclusive* (docs/checker.md) when
 - more than half of the operations under load failed or got no response (a 409 to a second,
   different answer is the protocol working and counts as answered).
 
-A proven anomaly wins over too little evidence: a proof is a proof. The verdict comes with one
+A proven anomaly wins over too little evidence: a proof is a proof, and so is a write acknowledged
+before a kill of the server and missing after it (``analysis.checker.faults``): such a run has
+``anomalies found`` whatever else it shows. The verdict comes with one
 line saying why, in the words a person reads ("0 of 53 sessions could be verified: 4,114 of
 4,114 requests got no response"); the terminal, the JSON and the report all print that line.
 """
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analysis.history import NO_RESPONSE, REFUSED, after_load, outcome
 from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT, INCONCLUSIVE
+
+if TYPE_CHECKING:
+    from analysis.checker.result import Durability
 
 DEFAULT_MIN_VERIFIED = 0.5
 MOST_FAILED = 0.5
@@ -75,15 +80,22 @@ def found_words(counts: Mapping[str, int]) -> str:
 
 
 def verdict(counts: Mapping[str, int], coverage: Coverage, operations: int,
-            min_verified: float) -> tuple[str, str]:
+            min_verified: float, durability: Durability | None = None) -> tuple[str, str]:
     """The run's verdict and the one line that says why.
 
-    ``counts`` are the anomalies per type, ``operations`` every record checked.
+    ``counts`` are the anomalies per type, ``operations`` every record checked, ``durability``
+    the writes lost across kills, if the server was killed.
     """
     anomalies = sum(counts.values())
+    crash = durability_words(durability)
+    if durability is not None and durability.lost_across:
+        proven = (f"; {anomalies:,} {'anomaly' if anomalies == 1 else 'anomalies'} proven: "
+                  f"{found_words(counts)}" if anomalies else "")
+        return ANOMALIES_FOUND, crash + proven
     if anomalies:
         return ANOMALIES_FOUND, (f"{anomalies:,} {'anomaly' if anomalies == 1 else 'anomalies'} "
-                                 f"proven: {found_words(counts)}")
+                                 f"proven: {found_words(counts)}"
+                                 + (f"; {crash}" if crash else ""))
     sessions = _sessions_words(coverage)
     too_few = (coverage.verified == 0
                or coverage.verified < min_verified * coverage.written)
@@ -96,7 +108,20 @@ def verdict(counts: Mapping[str, int], coverage: Coverage, operations: int,
         return INCONCLUSIVE, f"{sessions}{needed}: {_unverified_words(coverage)}"
     return CONSISTENT, (f"no anomaly in {operations:,} operations; {coverage.verified:,} of "
                         f"{coverage.written:,} sessions with an acknowledged write verified "
-                        "after settling")
+                        "after settling" + (f"; {crash}" if crash else ""))
+
+
+def durability_words(durability: Durability | None) -> str:
+    """``3 of 812 writes acknowledged before 2 kills lost across them`` (``none lost``), or
+    nothing when the server was never killed."""
+    if durability is None or not durability.kills:
+        return ""
+    kills = f"{durability.kills:,} kill{'' if durability.kills == 1 else 's'}"
+    checked = durability.acknowledged_before
+    writes = f"{checked:,} write{'' if checked == 1 else 's'} acknowledged before {kills}"
+    if not durability.lost_across:
+        return f"none of {writes} lost"
+    return f"{durability.lost_across:,} of {writes} lost across a kill"
 
 
 def _sessions_words(coverage: Coverage) -> str:

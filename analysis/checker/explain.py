@@ -16,7 +16,7 @@ class Clock:
         self._records = records
         self._origins: dict[str, int] | None = None
 
-    def _origin(self, host: str) -> int:
+    def _all_origins(self) -> dict[str, int]:
         if self._origins is None:
             origins: dict[str, int] = {}
             for record in self._records:
@@ -24,7 +24,15 @@ class Clock:
                 if known is None or record["t0"] < known:
                     origins[record["host"]] = record["t0"]
             self._origins = origins
-        return self._origins[host]
+        return self._origins
+
+    def _origin(self, host: str) -> int:
+        return self._all_origins()[host]
+
+    def seconds(self, host: str, ns: int) -> float:
+        """``ns`` (monotonic, on ``host``) in seconds since that host's first operation; on a
+        host with no operation, since ``ns`` itself."""
+        return (ns - self._all_origins().get(host, ns)) / 1e9
 
     def at(self, record: dict[str, Any], key: str = "t0") -> str:
         """``"1.207 s"``: the record's ``t0`` (or ``t1``) on its host's scale."""

@@ -49,6 +49,11 @@ write), or no acknowledged write the checker can name."""
 CAUSED = {"lost-answer": CAUSES}
 """The anomaly types whose findings are classified by cause, with their causes."""
 
+LOST_ACROSS_CRASH = "lost-across-crash"
+"""What the durability count's examples are called: a write acknowledged before a kill and
+missing after it. Counted on its own line (``durability``), not among the anomaly types, since
+the same write is often also a ``lost-*`` anomaly."""
+
 
 @dataclass
 class Tally:
@@ -65,6 +70,24 @@ class Tally:
     def kept(self, cause: str | None) -> int:
         """Examples kept so far (of ``cause``: each cause keeps its own first few)."""
         return sum(1 for example in self.examples if example.get("cause") == cause)
+
+
+@dataclass
+class Durability:
+    """The durability count of one run (``analysis.checker.faults``): writes acknowledged before
+    a kill of the server and missing after it."""
+
+    kills: int = 0
+    acknowledged_before: int = 0
+    """Acknowledged writes with a kill after them whose object was read after that kill (the
+    writes the rule could decide), each counted once."""
+    lost_across: int = 0
+    """Of those, the writes that every read after a kill lacked."""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kills": self.kills, "acknowledged_before": self.acknowledged_before,
+                "lost_across": self.lost_across, "examples": self.examples}
 
 
 @dataclass
@@ -90,6 +113,9 @@ class RunResult:
     )
     lag_ms: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    """The faults injected (``analysis.checker.faults.faults_json``)."""
+    durability: Durability = field(default_factory=Durability)
 
     @property
     def anomaly_count(self) -> int:
@@ -101,7 +127,8 @@ class RunResult:
 
     def judged(self) -> tuple[str, str]:
         """The verdict and the one line that says why (``analysis.checker.evidence``)."""
-        return verdict(self.counts, self.coverage, self.operations, self.min_verified)
+        return verdict(self.counts, self.coverage, self.operations, self.min_verified,
+                       self.durability)
 
     @property
     def verdict(self) -> str:
@@ -163,6 +190,19 @@ class Findings:
                 example.update(cause=cause.cause, culprit=culprit)
             tally.examples.append(example)
 
+    def lost_across(self, session: str, ops: Sequence[int], explain: Callable[[], str],
+                    fault: dict[str, Any]) -> None:
+        """Count one write lost across the kill ``fault`` (its record, with file and line),
+        proven by records ``ops``."""
+        durability = self.result.durability
+        durability.lost_across += 1
+        if len(durability.examples) < EXAMPLES_KEPT:
+            durability.examples.append({
+                "type": LOST_ACROSS_CRASH, "session": session, "explanation": explain(),
+                "fault": {"kind": fault["kind"], "file": fault["file"], "line": fault["line"]},
+                "ops": [self._record_json(index) for index in dict.fromkeys(ops)],
+            })
+
 
 @dataclass(frozen=True)
 class Cause:
@@ -194,6 +234,8 @@ def run_to_json(result: RunResult) -> dict[str, Any]:
         "anomalies": {kind: _tally_json(kind, tally) for kind, tally in result.tallies.items()},
         "lag_ms": result.lag_ms,
         "notes": result.notes,
+        "faults": result.faults,
+        "durability": result.durability.as_json(),
     }
 
 

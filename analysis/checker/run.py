@@ -23,6 +23,7 @@ from analysis.checker.clients import check_cross_object, check_monotonic_writes
 from analysis.checker.context import Context
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.checker.explain import Clock
+from analysis.checker.faults import check_durability, faults_json, kills_by_host
 from analysis.checker.lag import summarize
 from analysis.checker.model import LIST, SessionHistory, split_session
 from analysis.checker.order import check_order
@@ -85,6 +86,8 @@ def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED, jobs: 
             _merge(result, part.result)
             lags += part.lags_ns
     result.lag_ms = summarize(lags)
+    result.faults = faults_json(run.faults, Clock(records))
+    result.durability.kills = sum(len(kills) for kills in kills_by_host(run.faults).values())
     log.debug("%s: %d operations, %d sessions, %d anomalies (%d chunks)", run.path,
               result.operations, result.sessions, result.anomaly_count, len(chunks))
     return result
@@ -101,6 +104,7 @@ def _check_groups(run: LoadedRun, groups: list[tuple[Any, list[int]]],
         findings=Findings(part.result, lambda index: record_with_origin(run, index)),
         session_ttl_ns=ttl_ns,
         lags_ns=part.lags_ns,
+        kills=kills_by_host(run.faults),
     )
     where = lambda index: "%s:%d" % run.origin(index)  # noqa: E731
     with gc_paused():  # in a forked worker too
@@ -156,6 +160,10 @@ def _merge(result: RunResult, part: RunResult) -> None:
     result.coverage.written += part.coverage.written
     result.coverage.verified += part.coverage.verified
     result.coverage.left += part.coverage.left
+    durability = result.durability
+    durability.acknowledged_before += part.durability.acknowledged_before
+    durability.lost_across += part.durability.lost_across
+    durability.examples += part.durability.examples[:EXAMPLES_KEPT - len(durability.examples)]
     for kind, tally in part.tallies.items():
         into = result.tallies[kind]
         into.count += tally.count
@@ -184,6 +192,7 @@ def check_session(session: SessionHistory, ctx: Context) -> bool:
     check_cross_object(session, ctx)
     check_conflicting_answers(session, ctx)
     check_lost_session(session, ctx)
+    check_durability(session, ctx)
     return verifiable
 
 

@@ -2,9 +2,9 @@
 
 This registry is the one place that lists the backends: the server's ``--backend`` choices, the
 comparison's default ``--backends``, the report's one-line description of each store, the gate
-the harness holds it to, whether its storage latency is real or modelled, its colour in the
-figures and where it keeps sessions all come from :data:`BACKENDS`, so adding a backend is one
-entry here and one module.
+the harness holds it to (and the one under a nemesis that kills it), whether its storage
+latency is real or modelled, its colour in the figures and where it keeps sessions all come
+from :data:`BACKENDS`, so adding a backend is one entry here and one module.
 Each backend module exposes ``async def open_store(settings, clock) -> Store``.
 """
 
@@ -43,6 +43,10 @@ class Backend:
     database: str = SQLITE
     """Where it keeps sessions: ``sqlite`` (the ``--db`` file), ``postgres`` (the ``--dsn``
     database, shared by several server processes) or ``memory`` (one process only)."""
+    expected_with_kills: str | None = None
+    """The gate under a nemesis that kills the server (``--nemesis kill``), when it differs
+    from :attr:`expected`: a store that keeps acknowledged writes only in memory must be
+    caught losing them across a kill (``lost-across-crash``)."""
 
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
@@ -66,6 +70,7 @@ BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
         "from a possibly stale edge cache, changed and put back whole (last write wins, no "
         "compare-and-set)",
         expected="lost-writes", latency="modelled", colour="#c92a2a", database=MEMORY,
+        expected_with_kills="lost-across-crash",
     ),
     Backend(
         "postgres", "server.stores.postgres",

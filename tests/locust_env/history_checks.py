@@ -7,6 +7,8 @@ from typing import Any
 
 from locust.env import Environment
 
+from analysis.history import FORMAT_VERSION
+
 REQUIRED = ("op", "session", "side", "client", "value", "t0", "t1", "host", "status", "type")
 WRITES = ("create", "answer", "candidate")
 
@@ -85,5 +87,5 @@ def assert_history_sound(run: Any) -> None:
     assert_clients_sequential(run.records)
     assert_final_reads_cover_sessions(run.load(), run.finals())
     assert_counts_match_locust(run.load(), run.environment)
-    assert run.meta["format"] == 1 and run.meta["backend"] == "sqlite"
+    assert run.meta["format"] == FORMAT_VERSION and run.meta["backend"] == "sqlite"
     assert run.meta["server"]["backend"] == "sqlite" and run.meta["time_scale"] == 0.2

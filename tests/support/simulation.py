@@ -40,7 +40,7 @@ class SimSettings:
 def meta_for(run: str, settings: SimSettings, backend: str = "sim") -> dict[str, Any]:
     """A ``meta.json`` as the load tests write it, for a simulated run."""
     return {
-        "format": 1, "run": run, "backend": backend, "target": "simulated://correct-store",
+        "format": 2, "run": run, "backend": backend, "target": "simulated://correct-store",
         "scenarios": ["simulated"], "users": 0, "duration_s": 0, "settle_s": SETTLE_NS / 1e9,
         "started": "2026-11-26T00:00:00Z",
         "server": {"session_ttl": settings.session_ttl_ms, "time_scale": 1.0},
