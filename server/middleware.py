@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from . import jsoncodec
 from .appkeys import SETTINGS
 from .payloads import BadRequest, is_unicode
 from .stores.base import (
@@ -36,7 +37,7 @@ STORE_ERROR_STATUS: dict[type[StoreError], int] = {
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return jsoncodec.json_response({"error": message}, status=status)
 
 
 @web.middleware

@@ -6,7 +6,6 @@ Every check happens before the store is called, so bad input never reaches stora
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
+from . import jsoncodec
 from .appkeys import SETTINGS
 from .stores.base import Side
 
@@ -84,7 +84,7 @@ async def json_object(request: web.Request) -> Mapping[str, Any]:
             ) from None
         raise UnreadableBody(f"body could not be read: {error}") from None
     try:
-        body = json.loads(raw)
+        body = jsoncodec.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest(f"body is not valid JSON: {error}") from None
     except RecursionError:

@@ -1,0 +1,20 @@
+"""The event loop every server process runs on, chosen in one place.
+
+``python -m server``, each ``--workers`` process and the benchmark's bare app start their loop
+here, so they all run on the same one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+LOOP_NAME = "asyncio"
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` to completion on a new event loop, as :func:`asyncio.run` does."""
+    return asyncio.run(main)
