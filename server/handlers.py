@@ -1,7 +1,7 @@
 """The signaling API's route handlers (``docs/api.md``), one function per route.
 
 Handlers check input (``payloads``), call the store, and shape the response; they never catch
-store errors themselves: ``middleware.errors`` maps each :class:`StoreError` to its status, so a
+store errors themselves: ``middleware.error_response`` maps each :class:`StoreError` to its status, so a
 status means the same thing on every route.
 """
 
@@ -68,7 +68,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 HARNESS_CONFIG = "/_harness/config"
-"""Not part of the signaling API, and not for browsers: ``middleware.cors`` never allows it to
+"""Not part of the signaling API, and not for browsers: ``middleware.Cors`` never allows it to
 another origin."""
 
 

@@ -68,8 +68,11 @@ async def json_object(request: web.Request) -> Mapping[str, Any]:
     not received within ``--read-timeout`` is a 408."""
     timeout = request.app[SETTINGS].read_timeout
     try:
-        async with asyncio.timeout(timeout):
+        if request.content.is_eof():  # all of it has arrived: there is nothing to wait for
             raw = await request.read()
+        else:
+            async with asyncio.timeout(timeout):
+                raw = await request.read()
     except TimeoutError:
         _end_body(request)
         raise BodyTimeout(f"request body not received within {timeout:g} s") from None
