@@ -2,7 +2,7 @@
 
 ``python -m server``, each ``--workers`` process and the benchmark's bare app start their loop
 here, so they all run on the same one: asyncio's own. uvloop was measured (benchmarks/README.md):
-it takes 10 to 25 microseconds off each request, but libuv answers running out of descriptors by
+it takes up to 30 microseconds off a request, but libuv answers running out of descriptors by
 accepting and resetting every pending connection, where asyncio leaves them queued until a
 descriptor is free (docs/server-limits.md); the hardening keeps asyncio's behaviour.
 """
