@@ -1,8 +1,8 @@
 """The signaling API's route handlers (``docs/api.md``), one function per route.
 
 Handlers check input (``payloads``), call the store, and shape the response; they never catch
-store errors themselves: ``middleware.error_response`` maps each :class:`StoreError` to its status, so a
-status means the same thing on every route.
+store errors themselves: ``middleware.error_response`` maps each :class:`StoreError` to its
+status, so a status means the same thing on every route.
 """
 
 from __future__ import annotations

@@ -85,8 +85,9 @@ def commit_group(conn: sqlite3.Connection, writes: Sequence[Sequence[Statement]]
                 outcome: object = _apply(conn, statements)
             except Exception as error:
                 if not conn.in_transaction:  # SQLite rolled the whole group back
-                    rest = len(writes) - len(outcomes) - 1
-                    return [RETRY] * len(outcomes) + [error] + [RETRY] * rest
+                    undone: list[object] = [RETRY] * len(writes)
+                    undone[len(outcomes)] = error
+                    return undone
                 conn.execute("ROLLBACK TO write")
                 outcome = error
             conn.execute("RELEASE write")
@@ -175,7 +176,7 @@ class GroupWriter:
         for write, outcome in zip(group, outcomes):
             if outcome is RETRY:
                 again.append(write)
-            elif write.future.done():  # its caller was cancelled; the write stands
+            elif write.future.done():  # its caller was cancelled and is not waiting
                 continue
             elif isinstance(outcome, BaseException):
                 write.future.set_exception(outcome)

@@ -189,10 +189,10 @@ class SqliteStore:
         """
         try:
             sqlite3.connect(path).close()  # creates the file: its identity is known from here on
+            file = DatabaseFile(path)
+            writer = await GroupWriter.open(lambda: connect(path, query_only=False), file.check)
         except sqlite3.Error as error:
             raise StartupError(f"cannot open database {path}: {error}") from None
-        file = DatabaseFile(path)
-        writer = await GroupWriter.open(lambda: connect(path, query_only=False), file.check)
         try:
             mode = await writer.execute_fetchall("PRAGMA journal_mode = WAL")
             if mode[0][0] != "wal":
