@@ -10,6 +10,11 @@
 --
 -- Deleting a session deletes its candidates through the foreign key (the connection enables
 -- foreign_keys), so the sweeper and /leave are one statement each.
+--
+-- The store commits writes in groups (server/stores/groupcommit.py): the statements above run
+-- unchanged, each write under its own savepoint inside a transaction shared with the writes
+-- that arrived with it, so a statement's atomicity is the same as when it was committed alone,
+-- and one fsync covers the group.
 
 CREATE TABLE sessions (
     code       TEXT PRIMARY KEY,

@@ -7,11 +7,11 @@ one line on stderr and exit status 2; a traceback would bury the one fact the op
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 
+from . import runtime
 from .serve import STARTUP_ERRORS, print_banner, serve, startup_problem
 from .settings import SettingsError, load_settings
 from .workers import run_workers
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.workers > 1:
         return run_workers(settings)
     try:
-        asyncio.run(serve(settings, lambda url: print_banner(settings, url)))
+        runtime.run(serve(settings, lambda url: print_banner(settings, url)))
     except STARTUP_ERRORS as error:
         print(f"python -m server: error: {startup_problem(settings, error)}", file=sys.stderr)
         return 2

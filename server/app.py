@@ -37,9 +37,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             "lingering_time": settings.read_timeout,
         },
         middlewares=[
-            middleware.server_timing,
-            middleware.cors(settings.cors_origins, private=frozenset({HARNESS_CONFIG})),
-            middleware.errors,
+            middleware.middleware(
+                middleware.Cors(settings.cors_origins, private=frozenset({HARNESS_CONFIG}))),
         ],
     )
     app[SETTINGS] = settings

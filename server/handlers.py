@@ -1,20 +1,19 @@
 """The signaling API's route handlers (``docs/api.md``), one function per route.
 
 Handlers check input (``payloads``), call the store, and shape the response; they never catch
-store errors themselves: ``middleware.errors`` maps each :class:`StoreError` to its status, so a
-status means the same thing on every route.
+store errors themselves: ``middleware.error_response`` maps each :class:`StoreError` to its
+status, so a status means the same thing on every route.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-from . import payloads
+from . import jsoncodec, payloads
 from .appkeys import CLOCK, SETTINGS, STORE
 from .stores.base import Caller, SessionSummary, Side, now_ms
 from .version import server_version
@@ -48,7 +47,7 @@ def within_budget(entries: Iterable[dict[str, Any]], budget: int) -> list[dict[s
     kept: list[dict[str, Any]] = []
     used = 0
     for entry in entries:
-        used += len(json.dumps(entry).encode()) + 2  # the separator
+        used += len(jsoncodec.dumps(entry)) + 2  # the separator
         if kept and used > budget:
             break
         kept.append(entry)
@@ -62,14 +61,14 @@ async def health(request: web.Request) -> web.Response:
     timestamp = now_ms(request.app[CLOCK])
     problem = request.app[STORE].problem()
     if problem is not None:
-        return web.json_response(
+        return jsoncodec.json_response(
             {"status": "unavailable", "error": problem, "timestamp": timestamp}, status=503
         )
-    return web.json_response({"status": "ok", "timestamp": timestamp})
+    return jsoncodec.json_response({"status": "ok", "timestamp": timestamp})
 
 
 HARNESS_CONFIG = "/_harness/config"
-"""Not part of the signaling API, and not for browsers: ``middleware.cors`` never allows it to
+"""Not part of the signaling API, and not for browsers: ``middleware.Cors`` never allows it to
 another origin."""
 
 
@@ -77,7 +76,7 @@ another origin."""
 async def harness_config(request: web.Request) -> web.Response:
     """Lets load tests record what they ran against; no local paths."""
     settings = request.app[SETTINGS]
-    return web.json_response({"backend": settings.backend, "settings": settings.shareable()})
+    return jsoncodec.json_response({"backend": settings.backend, "settings": settings.shareable()})
 
 
 @routes.get("/")
@@ -89,7 +88,7 @@ async def list_topics(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_topics(
         caller_of(request), page=paging.page, limit=paging.limit
     )
-    return web.json_response({
+    return jsoncodec.json_response({
         "version": server_version(),
         "topics": [{"topic": t.topic, "count": t.count} for t in page.topics],
         "pagination": {
@@ -119,7 +118,7 @@ async def answer(request: web.Request) -> web.Response:
         await store.set_answer(caller, code, sdp)
     else:
         await store.append_candidate(caller, code, side, candidate)
-    return web.json_response({"success": True})
+    return jsoncodec.json_response({"success": True})
 
 
 @routes.post("/poll")
@@ -129,10 +128,10 @@ async def poll(request: web.Request) -> web.Response:
     side = payloads.side_field(body)
     session = await request.app[STORE].get(caller_of(request), code)
     if side is Side.OFFERER:
-        return web.json_response(
+        return jsoncodec.json_response(
             {"answer": session.answer, "answerCandidates": list(session.answer_candidates)}
         )
-    return web.json_response(
+    return jsoncodec.json_response(
         {"offer": session.offer, "offerCandidates": list(session.offer_candidates)}
     )
 
@@ -142,7 +141,7 @@ async def leave(request: web.Request) -> web.Response:
     body = await payloads.json_object(request)
     code = payloads.text_field(body, "code", max_len=payloads.MAX_CODE)
     await request.app[STORE].leave(caller_of(request), code)
-    return web.json_response({"success": True})
+    return jsoncodec.json_response({"success": True})
 
 
 @routes.post("/{topic}/offer")
@@ -156,7 +155,7 @@ async def offer(request: web.Request) -> web.Response:
         caller_of(request), code=code or str(uuid.uuid4()), topic=topic, peer_id=peer_id,
         offer=sdp,
     )
-    return web.json_response({"code": session.code})
+    return jsoncodec.json_response({"code": session.code})
 
 
 @routes.get("/{topic}/sessions")
@@ -168,6 +167,6 @@ async def sessions(request: web.Request) -> web.Response:
     page = await request.app[STORE].list_by_topic(caller_of(request), topic, limit=limit)
     shown = within_budget((_listing(s) for s in page.sessions),
                           request.app[SETTINGS].listing_budget)
-    return web.json_response(
+    return jsoncodec.json_response(
         {"sessions": shown, "total": page.total, "hasMore": len(shown) < page.total}
     )

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from dataclasses import dataclass
 from importlib import resources
-
-import aiosqlite
 
 log = logging.getLogger(__name__)
 
@@ -53,40 +52,40 @@ def available_migrations(folder: str = "") -> list[Migration]:
     return found
 
 
-async def _applied_versions(conn: aiosqlite.Connection) -> set[int]:
-    rows = await conn.execute_fetchall("SELECT version FROM schema_migrations")
-    return {row[0] for row in rows}
+def _applied_versions(conn: sqlite3.Connection) -> set[int]:
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
 
 
-async def migrate(conn: aiosqlite.Connection) -> list[int]:
+def migrate(conn: sqlite3.Connection) -> list[int]:
     """Bring the database up to date; returns the versions applied now.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``): the transactions here are
-    explicit, and ``BEGIN IMMEDIATE`` makes two servers starting on one file take turns.
+    explicit, and ``BEGIN IMMEDIATE`` makes two servers starting on one file take turns. It
+    blocks while it waits for the other's migration: the store runs it on its writer's thread.
     """
-    await conn.execute(
+    conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     migrations = available_migrations()
-    refuse_newer(await _applied_versions(conn), migrations, "another --db file")
+    refuse_newer(_applied_versions(conn), migrations, "another --db file")
     applied_now = []
     for migration in migrations:
-        await conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            if migration.version in await _applied_versions(conn):
-                await conn.execute("ROLLBACK")
+            if migration.version in _applied_versions(conn):
+                conn.execute("ROLLBACK")
                 continue
             for statement in _statements(migration.sql):
-                await conn.execute(statement)
-            await conn.execute(
+                conn.execute(statement)
+            conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at)"
                 " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
                 (migration.version, migration.name),
             )
-            await conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
         log.info("applied migration %04d_%s", migration.version, migration.name)
         applied_now.append(migration.version)
@@ -110,8 +109,6 @@ def _statements(script: str) -> list[str]:
     ``executescript`` would commit first; ``sqlite3.complete_statement`` finds where each
     statement ends without being fooled by semicolons in comments or strings.
     """
-    import sqlite3
-
     statements, current = [], ""
     for line in script.splitlines(keepends=True):
         current += line

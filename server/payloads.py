@@ -6,7 +6,6 @@ Every check happens before the store is called, so bad input never reaches stora
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 
+from . import jsoncodec
 from .appkeys import SETTINGS
 from .stores.base import Side
 
@@ -68,8 +68,11 @@ async def json_object(request: web.Request) -> Mapping[str, Any]:
     not received within ``--read-timeout`` is a 408."""
     timeout = request.app[SETTINGS].read_timeout
     try:
-        async with asyncio.timeout(timeout):
+        if request.content.is_eof():  # all of it has arrived: there is nothing to wait for
             raw = await request.read()
+        else:
+            async with asyncio.timeout(timeout):
+                raw = await request.read()
     except TimeoutError:
         _end_body(request)
         raise BodyTimeout(f"request body not received within {timeout:g} s") from None
@@ -84,7 +87,7 @@ async def json_object(request: web.Request) -> Mapping[str, Any]:
             ) from None
         raise UnreadableBody(f"body could not be read: {error}") from None
     try:
-        body = json.loads(raw)
+        body = jsoncodec.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise BadRequest(f"body is not valid JSON: {error}") from None
     except RecursionError:

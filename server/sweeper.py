@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .appkeys import SETTINGS, STORE
+from .stores.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ async def sweep_forever(app: web.Application) -> None:
         await asyncio.sleep(interval)
         try:
             deleted = await app[STORE].sweep_expired()
+        except StoreError as refused:  # the store says why (its database file is gone)
+            log.warning("sweeping expired sessions refused: %s; retrying in %s s", refused,
+                        interval)
+            continue
         except Exception:
             log.exception("sweeping expired sessions failed; retrying in %s s", interval)
             continue

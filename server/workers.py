@@ -19,7 +19,6 @@ one process would be.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import dataclasses
 import logging
@@ -31,6 +30,7 @@ import sys
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from . import runtime
 from .serve import SHUTDOWN_TIMEOUT_S, STARTUP_ERRORS, print_banner, serve, startup_problem
 from .settings import Settings
 
@@ -68,7 +68,7 @@ def _worker(settings: Settings, report: Connection, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handlers are for the parent
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        asyncio.run(serve(settings, lambda url: report.send(("ready", url)), reuse_port=True))
+        runtime.run(serve(settings, lambda url: report.send(("ready", url)), reuse_port=True))
     except STARTUP_ERRORS as error:
         report.send(("error", startup_problem(settings, error)))
         sys.exit(EXIT_STARTUP)

@@ -4,7 +4,8 @@ SQLite keeps writing to the file it opened. If that file is deleted, or another 
 to its path, every later write still succeeds and answers 200. But it goes into a file nobody
 will open again, and is lost at the next start (and reads of a deleted file fail with "disk I/O
 error"). So the store remembers the device and inode of the file it opened, and checks them
-before each statement and on every ``/health``: the store then refuses requests with 503.
+before each read, before each group of writes is committed (on the writer's thread) and on
+every ``/health``: the store then refuses requests with 503.
 
 A file overwritten in place (same inode) is not detected: that is corruption, not replacement.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from .base import StorageLost
@@ -32,6 +34,7 @@ class DatabaseFile:
         self.path = path
         self._opened = _identity(path)
         self._reported = False
+        self._report_lock = threading.Lock()  # the sqlite writer checks on its own thread
 
     def problem(self) -> str | None:
         """What is wrong with the file at the path, for a client (no local path), or None."""
@@ -45,7 +48,9 @@ class DatabaseFile:
             if found == self._opened:
                 return None
             problem = "the database file was replaced by another file while the server was running"
-        if not self._reported:
+        with self._report_lock:
+            if self._reported:
+                return problem
             self._reported = True
             log.error(
                 "%s: %s (it opened device %d inode %d); requests are refused with 503 and "

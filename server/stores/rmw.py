@@ -15,24 +15,20 @@ waited for D1; everything else is real local SQLite, far faster than D1:
   answer silently replaces the first, and both are acknowledged.
 
 rondevu kept each list as a JSON column and wrote it with one ``UPDATE``. Here a list is rows
-(``migrations/0001_initial.sql``), so "write the column back" is its row-for-row equivalent: in
-one transaction, delete the side's rows and insert the list as written. The stored list then
-equals exactly the list written, as the column would. Those transactions run on a connection of
-their own, under a lock from ``BEGIN IMMEDIATE`` to ``COMMIT``, so that no other statement ever
-runs inside one.
+(``migrations/0001_initial.sql``), so "write the column back" is its row-for-row equivalent: one
+atomic write (one savepoint of the writer's group commit, :mod:`.groupcommit`) that deletes the
+side's rows and inserts the list as written. The stored list then equals exactly the list
+written, as the column would, and no other statement runs inside that write.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from . import limits_of
 from .base import Caller, CandidateLimit, Clock, Side, StoreLimits
-from .sqlite import SqliteStore, _connect
+from .sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -58,9 +54,6 @@ class RmwStore(SqliteStore):
     scale); 0 still yields to the event loop. rondevu's handler awaited a round trip to D1
     there, which is the window in which a concurrent update is lost."""
 
-    _list_writer: aiosqlite.Connection
-    _list_lock: asyncio.Lock
-
     @classmethod
     async def open(
         cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL",
@@ -69,21 +62,13 @@ class RmwStore(SqliteStore):
         store = await super().open(path, limits, clock, synchronous=synchronous)
         assert isinstance(store, RmwStore)
         store.gap = gap
-        try:
-            store._list_writer = await _connect(path, query_only=False)
-            # synchronous is per connection: the list writer commits as durably as the writer.
-            await store._list_writer.execute(f"PRAGMA synchronous = {synchronous}")
-        except BaseException:
-            await super(RmwStore, store).close()
-            raise
-        store._list_lock = asyncio.Lock()
         return store
 
     async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
         await self.get(caller, code)  # rondevu's getSession: 404 for an unknown code
         await self._clock.sleep(self.gap)
-        await self._write(
-            _SET_ANSWER_UNCHECKED, {"answer": answer, "code": code, "origin": caller.origin}
+        await self._writer.write(
+            (_SET_ANSWER_UNCHECKED, {"answer": answer, "code": code, "origin": caller.origin})
         )
 
     async def append_candidate(
@@ -98,26 +83,12 @@ class RmwStore(SqliteStore):
 
     async def _write_list(self, code: str, side: Side, candidates: list[str]) -> None:
         """Replace the side's list with ``candidates``, as rondevu's column UPDATE did."""
-        conn = self._list_writer
-        rows = [{"code": code, "side": str(side), "seq": seq, "candidate": candidate}
-                for seq, candidate in enumerate(candidates, start=1)]
-        async with self._list_lock:
-            self._file.check()
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-                await conn.execute(_CLEAR_SIDE, {"code": code, "side": str(side)})
-                await conn.executemany(_INSERT_CANDIDATE, rows)
-                await conn.execute("COMMIT")
-            except BaseException:
-                # Never leave the connection inside a transaction: it would hold SQLite's write
-                # lock and wedge every later write, which is not the baseline's documented flaw.
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-                raise
-
-    async def close(self) -> None:
-        await self._list_writer.close()
-        await super().close()
+        await self._writer.write(
+            (_CLEAR_SIDE, {"code": code, "side": str(side)}),
+            *((_INSERT_CANDIDATE, {"code": code, "side": str(side), "seq": seq,
+                                   "candidate": candidate})
+              for seq, candidate in enumerate(candidates, start=1)),
+        )
 
 
 async def open_store(settings: Settings, clock: Clock) -> RmwStore:
