@@ -25,6 +25,7 @@ from analysis.availability import availability
 from analysis.campaign import Campaign, Run
 from analysis.checker.result import UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
+from analysis.history import record_from_json
 from analysis.stores import describe, latency_kind
 from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 from analysis.verdicts import (
@@ -89,7 +90,8 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
              "start_ms": (int(op["t0"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "end_ms": (int(op["t1"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "what": ("culprit: " if (op.get("file"), op.get("line"))
-                      == (culprit.get("file"), culprit.get("line")) else "") + describe_op(op)}
+                      == (culprit.get("file"), culprit.get("line")) else "")
+                     + describe_op(record_from_json(op))}
             for op in ops]
     return {"type": example.get("type"), "session": example.get("session"),
             "explanation": example.get("explanation", ""), "ops": rows}

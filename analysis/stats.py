@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.history import OK, OPS, PROTOCOL, after_load, outcome
+from analysis.history import OK, OPS, PROTOCOL, Record, after_load, outcome
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -45,12 +45,6 @@ def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float 
     return [float(v) for v in np.percentile(np.asarray(values, dtype=float), points)]
 
 
-def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The operation types present, in the order docs/history.md lists them, unknown ones last."""
-    present = {str(r.get("op")) for r in records}
-    return [op for op in OPS if op in present] + sorted(present - set(OPS))
-
-
 @dataclass
 class OpLatency:
     """One operation type's samples in one run: client-side times of ok records, server times
@@ -70,8 +64,8 @@ class OpLatency:
         return self.ok + self.protocol + self.fail + self.info
 
 
-def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
-    """Latency samples per operation type.
+def latencies(records: Iterable[Record]) -> dict[str, OpLatency]:
+    """Latency samples per operation type, in the order docs/history.md lists them.
 
     Only ``ok`` records give a latency: a failure's or a timeout's time measures something else
     (how fast the server refuses, or the client's timeout), so those are counted as errors, and
@@ -82,23 +76,23 @@ def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
     for record in records:
         if after_load(record):
             continue
-        op = str(record.get("op"))
-        entry = by_op.setdefault(op, OpLatency(op))
+        entry = by_op.get(record.op)
+        if entry is None:
+            entry = by_op[record.op] = OpLatency(record.op)
         ended = outcome(record)
         if ended != OK:
             if ended == PROTOCOL:
                 entry.protocol += 1
-            elif record["type"] == "fail":
+            elif record.type == "fail":
                 entry.fail += 1
             else:
                 entry.info += 1
             continue
         entry.ok += 1
-        entry.client_ms.append((int(record["t1"]) - int(record["t0"])) / NS_PER_MS)
-        if record.get("server_ms") is not None:
-            entry.server_ms.append(float(record["server_ms"]))
-    order = op_types({"op": op} for op in by_op)
-    return {op: by_op[op] for op in order}
+        entry.client_ms.append((record.t1 - record.t0) / NS_PER_MS)
+        if record.server_ms is not None:
+            entry.server_ms.append(float(record.server_ms))
+    return {op: by_op[op] for op in OPS if op in by_op}
 
 
 @dataclass
@@ -116,7 +110,7 @@ class Throughput:
     errors: list[float]
 
 
-def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> Throughput:
+def throughput(records: Sequence[Record], bucket_s: float = 1.0) -> Throughput:
     """Completions per bucket of ``bucket_s`` wall seconds, by ``t1`` since the first ``t0``.
 
     Monotonic clocks are comparable only within one host, so each host's records are placed
@@ -128,12 +122,12 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     live = [r for r in records if not after_load(r)]
     first: dict[Any, int] = {}
     for record in live:
-        host = record.get("host")
-        first[host] = min(first.get(host, int(record["t0"])), int(record["t0"]))
+        host = record.host
+        first[host] = min(first.get(host, record.t0), record.t0)
     ok: dict[int, int] = defaultdict(int)
     errors: dict[int, int] = defaultdict(int)
     for record in live:
-        index = int((int(record["t1"]) - first[record.get("host")]) / NS_PER_S // bucket_s)
+        index = int((record.t1 - first[record.host]) / NS_PER_S // bucket_s)
         target = ok if outcome(record) in (OK, PROTOCOL) else errors
         target[index] += 1
     count = max([*ok, *errors], default=-1) + 1
@@ -145,13 +139,13 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     )
 
 
-def process_of(record: Mapping[str, Any]) -> str | None:
+def process_of(record: Record) -> str | None:
     """The load-generating process of a record: the pid in ``<host>/<pid>/<user>/<role>``."""
-    parts = str(record.get("client") or "").split("/")
+    parts = str(record.client or "").split("/")
     return parts[1] if len(parts) >= 4 else None
 
 
-def span_s(records: Sequence[Mapping[str, Any]]) -> float:
+def span_s(records: Sequence[Record]) -> float:
     """Wall seconds under load: the denominator of a run's mean throughput.
 
     Each load-generating process was busy from its first invocation to its last completion
@@ -163,8 +157,8 @@ def span_s(records: Sequence[Mapping[str, Any]]) -> float:
     for record in records:
         if after_load(record):
             continue
-        t0, t1 = int(record["t0"]), int(record["t1"])
-        span = spans[record.get("host")].setdefault(process_of(record), [t0, t1])
+        t0, t1 = record.t0, record.t1
+        span = spans[record.host].setdefault(process_of(record), [t0, t1])
         span[0], span[1] = min(span[0], t0), max(span[1], t1)
     longest = 0
     for by_process in spans.values():

@@ -17,8 +17,9 @@ from analysis.__main__ import main
 from analysis.campaign import Campaign, load_campaign
 from analysis.checker import ANOMALY_TYPES
 from analysis.plot_cli import figures, nice_bucket
+from analysis.history import Record
 from analysis.timeline import describe_op, session_timeline
-from support import FIXTURE_TIMELINES, HISTORY_FILE, PLOTS_COMPARISON, loaded_run
+from support import FIXTURE_TIMELINES, HISTORY_FILE, PLOTS_COMPARISON, loaded_run, record
 
 CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())
 
@@ -51,11 +52,11 @@ def test_percentiles_are_exact_not_bucketed() -> None:
 
 def test_latencies_take_ok_operations_under_load_and_count_errors() -> None:
     records = [
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 2_000_000, "server_ms": 0.5},
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 4_000_000},
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 9_000_000_000, "final": True},
-        {"op": "answer", "type": "fail", "t0": 0, "t1": 1_000_000},
-        {"op": "answer", "type": "info", "t0": 0, "t1": 30_000_000_000},
+        record(op="poll", type="ok", t0=0, t1=2_000_000, server_ms=0.5),
+        record(op="poll", type="ok", t0=0, t1=4_000_000),
+        record(op="poll", type="ok", t0=0, t1=9_000_000_000, final=True),
+        record(op="answer", type="fail", t0=0, t1=1_000_000),
+        record(op="answer", type="info", t0=0, t1=30_000_000_000),
     ]
     lat = stats.latencies(records)
     assert list(lat) == ["answer", "poll"]
@@ -68,13 +69,13 @@ def test_latencies_take_ok_operations_under_load_and_count_errors() -> None:
 def test_throughput_places_each_host_on_its_own_clock() -> None:
     second = stats.NS_PER_S
     records = [
-        {"host": "a", "type": "ok", "t0": 100 * second, "t1": 100 * second + 10},
-        {"host": "a", "type": "info", "t0": 101 * second, "t1": 101 * second + 10},
-        {"host": "b", "type": "ok", "t0": 7 * second, "t1": 7 * second + 10},
-        {"host": "b", "type": "ok", "t0": 8 * second, "t1": 8 * second + 10},
+        record(host="a", type="ok", t0=100 * second, t1=100 * second + 10),
+        record(host="a", type="info", t0=101 * second, t1=101 * second + 10),
+        record(host="b", type="ok", t0=7 * second, t1=7 * second + 10),
+        record(host="b", type="ok", t0=8 * second, t1=8 * second + 10),
         # A 409 to a second answer is the protocol working: counted with the ok operations.
-        {"host": "b", "op": "answer", "type": "fail", "status": 409, "t0": 8 * second,
-         "t1": 8 * second + 20},
+        record(host="b", op="answer", type="fail", status=409, t0=8 * second,
+               t1=8 * second + 20),
     ]
     series = stats.throughput(records, bucket_s=1.0)
     assert series.start_s == [0.0, 1.0]
@@ -86,9 +87,9 @@ def test_throughput_places_each_host_on_its_own_clock() -> None:
 def test_time_under_load_is_the_union_of_the_processes_spans() -> None:
     second = stats.NS_PER_S
 
-    def op(pid: int, t0: float, t1: float, **extra: object) -> dict[str, object]:
-        return {"host": "a", "client": f"a/{pid}/u1/offerer", "t0": int(t0 * second),
-                "t1": int(t1 * second), **extra}
+    def op(pid: int, t0: float, t1: float, **extra: object) -> Record:
+        return record(host="a", client=f"a/{pid}/u1/offerer", t0=int(t0 * second),
+                      t1=int(t1 * second), **extra)
 
     sparse = [op(1, 0, 0.01), op(1, 1, 1.01), op(1, 2, 2.01)]  # one user, idle between polls
     assert stats.span_s(sparse) == pytest.approx(2.01)
@@ -148,8 +149,8 @@ def test_throughput_figure_plots_ok_and_errors_per_store(campaign: Campaign) -> 
     # kv's two writes refused with a 500 (unknown outcome) and the poll answered 404 (failed)
     assert sum(kv_errors[:-1]) * 0.1 == pytest.approx(3.0)
     # sqlite's ok operations, and its second answer refused with 409: the protocol working.
-    live_ok = sum(1 for r in campaign.runs[2].records if not r["final"]
-                  and (r["type"] == "ok" or r["status"] == 409))
+    live_ok = sum(1 for r in campaign.runs[2].records if not r.final
+                  and (r.type == "ok" or r.status == 409))
     assert sum(ok_ax.get_lines()[2].get_ydata()[:-1]) * 0.1 == pytest.approx(live_ok)
     assert sum(err_ax.get_lines()[2].get_ydata()) == 0
 
@@ -187,7 +188,7 @@ def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) ->
     rmw = campaign.runs[1]
     example = rmw.check["anomalies"]["lost-candidate"]["examples"][0]
     timeline = session_timeline(rmw.loaded, example, "rmw", 0.1)
-    in_session = [r for r in rmw.records if r["session"] == example["session"]]
+    in_session = [r for r in rmw.records if r.session == example["session"]]
     assert len(timeline.bars) == len(in_session)
     # cr1a's acknowledged append (line 3) and the final read that lacks it (line 30)
     assert [(op["op"], op["line"]) for op in example["ops"]] == [("candidate", 3), ("poll", 30)]
@@ -251,10 +252,10 @@ def test_timeline_keeps_one_panel_without_a_long_settle() -> None:
 def test_figure_labels_shorten_long_tokens_and_lists() -> None:
     read = {"offer": "6516700215880000026",
             "candidates": [f"65167002158800000{n}" for n in range(10, 16)]}
-    label = describe_op({"op": "poll", "type": "ok", "read": read, "final": True}, short=True)
+    label = describe_op(record(side="answerer", read=read, final=True), short=True)
     assert label == "poll final offer=\u2026000026 [\u2026000010,\u2026000011,\u2026000012," \
                     "\u2026000013,+2 more]"
-    assert "6516700215880000026" in describe_op({"op": "poll", "type": "ok", "read": read})
+    assert "6516700215880000026" in describe_op(record(side="answerer", read=read))
 
 
 def test_timeline_draws_a_proving_operation_from_outside_the_session() -> None:

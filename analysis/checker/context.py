@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from analysis.checker.explain import Clock
 from analysis.checker.result import Findings
+from analysis.history import Record
 
 
 @dataclass
 class Context:
-    records: list[dict[str, Any]]
+    records: list[Record]
     clock: Clock
     findings: Findings
     session_ttl_ns: int | None
