@@ -26,6 +26,7 @@ from analysis.campaign import Campaign, Run
 from analysis.checker.result import UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
 from analysis.history import record_from_json
+from analysis.price import price_tag
 from analysis.stores import describe, latency_kind
 from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 from analysis.verdicts import (
@@ -142,6 +143,7 @@ def store_summary(run: Run, run_gate: Gate, output: Path | None = None,
         "unverifiable": check.get("unverifiable"),
         "duration_s": span,
         "throughput_ops_s": under_load / span if span else None,
+        "arrival_rate": stats.arrival_rate(run.records),
         "ops": {op: {"ok": v.ok, "protocol": v.protocol, "fail": v.fail, "info": v.info,
                      "client_ms": _percentile_points(v.client_ms),
                      "server_ms": _percentile_points(v.server_ms)}
@@ -354,6 +356,7 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "gates_line": gates_line(gates),
         "gates": [found.as_json() for found in gates],
         "stores": stores,
+        "price": price_tag(stores),
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
                      for s in stores for kind in s["anomalies"]},
         "erasures": sorted(({"store": s["store"], "count": s["answers_erased"]} for s in stores),

@@ -3,8 +3,9 @@
 Pure computation, no output: the plots and the report both draw on these, so a number in a table
 and the curve beside it can never disagree. Every figure comes from the records' own ``t0``/``t1``
 (``time.monotonic_ns()``), not from Locust's rounded statistics, and percentiles are exact
-(linear interpolation between the two nearest observations, as numpy's default), so p99.9 of a
-small run is an observed value rather than a histogram bucket's edge.
+(linear interpolation between the two nearest observations, as numpy's default), so a
+percentile is an observed value rather than a histogram bucket's edge; and only where the
+samples support it (:func:`supported`): no p99.9 from 14 samples.
 
 Record fields are those of ``docs/history.md``; ``server_ms`` (the server's own time
 per request, from its ``Server-Timing`` header) is optional and used only where present. A 409 to
@@ -37,12 +38,27 @@ CURVE_PERCENTILES: tuple[float, ...] = tuple(
 )
 
 
+#: A run whose sessions started below this share of the rate it was given did not get the load
+#: the others got (``arrival_rate``).
+SHORT_OF_RATE = 0.9
+
+
+def supported(percent: float, samples: int) -> bool:
+    """Whether ``samples`` values support the ``percent`` percentile: at least one of them lies
+    at or beyond it (p99 needs 100 samples, p99.9 a thousand, p50 two). Beyond that,
+    interpolating would draw a tail nothing measured."""
+    return samples * (100.0 - percent) >= 100.0 - 1e-9
+
+
 def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float | None]:
-    """Exact percentiles of ``values`` at each of ``points`` (0-100); None for no values."""
+    """Exact percentiles of ``values`` at each of ``points`` (0-100); None for a point the
+    values do not support (:func:`supported`), so for every point when there are none."""
     points = list(points)
-    if not values:
+    kept = [p for p in points if supported(p, len(values))]
+    if not kept:
         return [None for _ in points]
-    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), points)]
+    found = dict(zip(kept, np.percentile(np.asarray(values, dtype=float), kept)))
+    return [float(found[p]) if p in found else None for p in points]
 
 
 @dataclass
@@ -137,6 +153,22 @@ def throughput(records: Sequence[Record], bucket_s: float = 1.0) -> Throughput:
         ok=[ok[i] / bucket_s for i in range(count)],
         errors=[errors[i] / bucket_s for i in range(count)],
     )
+
+
+def arrival_rate(records: Sequence[Record]) -> float:
+    """Sessions started per wall second under load: offers sent (a create of any outcome),
+    over the time from the first to the last on each host (monotonic clocks compare only
+    there), the hosts' rates added. Measured over the creates alone, so the flows that end
+    after the last session started do not dilute it."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        if record.op == "create" and not after_load(record):
+            starts[record.host].append(record.t0)
+    rate = 0.0
+    for times in starts.values():
+        if max(times) > min(times):
+            rate += (len(times) - 1) / ((max(times) - min(times)) / NS_PER_S)
+    return rate
 
 
 def process_of(record: Record) -> str | None:

@@ -119,12 +119,41 @@ def test_latency_figure_has_a_panel_per_operation_and_a_curve_per_store(
         assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
         assert len(ax.get_lines()) == 3
         assert [t.get_text() for t in ax.get_xticklabels()] == ["p50", "p90", "p99", "p99.9"]
-        assert len(ax.get_lines()[0].get_xdata()) == len(stats.CURVE_PERCENTILES)
+        # Each curve is labelled with its samples and stops where they stop supporting it.
+        for line, text in zip(ax.get_lines(), ax.texts):
+            n = int(text.get_text().removeprefix("n="))
+            store, op = line.get_label().split(":")[0], ax.get_title()
+            assert n == len(samples[store][op])
+            drawn = [p for p in stats.CURVE_PERCENTILES if stats.supported(p, n)]
+            assert len(line.get_xdata()) == max(len(drawn), 1)
+            assert line.get_xdata()[-1] <= n  # the x axis is 1 / (1 - q): never past n
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "kv: modelled storage latency (slept)" in legend
     assert "sqlite: real storage latency" in legend
     model_axis = fig.axes[-1].child_axes[0]
-    assert model_axis.get_ylabel() == "model ms"
+    assert model_axis.get_ylabel() == "model ms (kv only)"
+    only_real = plots.latency_figure({"sqlite": samples["sqlite"]}, {"sqlite": "real"}, title="t",
+                                     ylabel="wall ms", time_scale=0.1)
+    assert not any(ax.child_axes for ax in only_real.axes), "model ms means nothing for sqlite"
+
+
+def test_no_percentile_is_drawn_that_the_samples_cannot_support() -> None:
+    assert stats.supported(99.0, 100) and not stats.supported(99.0, 99)
+    assert stats.supported(99.9, 1000) and not stats.supported(99.9, 999)
+    assert stats.supported(50.0, 2) and not stats.supported(50.0, 1)
+    fourteen = [float(v) for v in range(1, 15)]
+    p50, p90, p99, p999 = stats.percentiles(fourteen, [50, 90, 99, 99.9])
+    assert p50 == pytest.approx(7.5) and p90 == pytest.approx(12.7)
+    assert p99 is None and p999 is None  # no p99.9 from 14 samples
+    fig = plots.latency_figure({"kv": {"poll": fourteen, "answer": [3.0]}}, {"kv": "modelled"},
+                               title="t", ylabel="wall ms")
+    poll, answer = (next(ax for ax in fig.axes if ax.get_title() == op)
+                    for op in ("poll", "answer"))
+    (curve,) = poll.get_lines()
+    assert curve.get_xdata()[-1] <= 14 and curve.get_ydata()[-1] < 14.0
+    assert [t.get_text() for t in poll.texts] == ["n=14"]
+    (point,) = answer.get_lines()  # one sample: one point at the median, no curve
+    assert list(point.get_ydata()) == [3.0] and point.get_marker() == "o"
 
 
 def test_latency_curve_reaches_the_slowest_sample() -> None:
