@@ -6,9 +6,9 @@ the same load and the same time scale (docs/baselines.md), so the only differenc
 runs is the store. The same load is an **arrival rate**: sessions started per model second,
 the same for every store whatever its latency (an open loop: each of ``users`` users starts a
 session every :data:`PACING_MODEL_S` model seconds, at a random phase: ``--pacing`` of the load
-tests), where a closed loop of users would let a slow store slow its own load down. The time scale of 0.1 is for the KV
-model, which only our own servers run: an external ``--host`` target runs in real time (scale 1)
-unless ``--time-scale`` says otherwise.
+tests), where a closed loop of users would let a slow store slow its own load down. The time
+scale of 0.1 is for the KV model, which only our own servers run: an external ``--host`` target
+runs in real time (scale 1) unless ``--time-scale`` says otherwise.
 """
 
 from __future__ import annotations
