@@ -24,7 +24,7 @@ from analysis import plots, stats  # noqa: E402
 from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
 from analysis.check_cli import add_min_verified  # noqa: E402
 from analysis.checker.result import ERASED  # noqa: E402
-from analysis.stores import latency_kind  # noqa: E402
+from analysis.stores import latency_kind, store_name  # noqa: E402
 from analysis.timeline import ERASURE_TIMELINE, session_timeline  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def latency_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """Client-side and (where reported) server-side latency curves, labelled modelled or real."""
     lat = {run.label: stats.latencies(run.records) for run in campaign.runs}
     kinds = {run.label: latency_kind(run.backend) for run in campaign.runs}
-    modelled = [label for label, kind in kinds.items() if kind in plots.MODELLED]
+    modelled = list(dict.fromkeys(store_name(label) for label, kind in kinds.items()
+                                  if kind in plots.MODELLED))
     note = (f" Time scale {scale:g}: model time = wall time / {scale:g}; the right-hand axis "
             f"gives model ms, which means something only for {', '.join(modelled)} (storage "
             "latency modelled)." if scale != 1.0 and modelled else "")

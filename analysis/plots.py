@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from analysis.history import READS
 from analysis.stats import CURVE_PERCENTILES, Throughput, percentiles, supported
-from analysis.stores import colour
+from analysis.stores import colour, store_name
 from analysis.timeline import Bar, Timeline
 
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
@@ -104,6 +104,8 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     for unused in axes[max(len(ops), 1):]:
         unused.remove()
     handles = {}
+    runs = {name: sum(1 for store in samples if store_name(store) == name)
+            for name in dict.fromkeys(map(store_name, samples))}
     for ax, op in zip(axes, ops):
         for store, by_op in samples.items():
             values = by_op.get(op) or []
@@ -113,7 +115,9 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
             xs = [100.0 / (100.0 - p) for p in points] or [100.0 / (100.0 - CURVE_PERCENTILES[0])]
             ys = ([max(y, SMALLEST_MS) for y in percentiles(values, points)] if points
                   else [max(values[0], SMALLEST_MS)])  # one sample: a point, not a curve
-            label = f"{store}: {KIND_WORDS.get(kinds.get(store, 'real'), 'real')}"
+            name = store_name(store)  # one legend entry for every run of a store
+            label = (f"{name}{f' ({runs[name]} runs)' if runs[name] > 1 else ''}: "
+                     f"{KIND_WORDS.get(kinds.get(store, 'real'), 'real')}")
             (line,) = ax.plot(xs, ys, color=colours[store], label=label, linewidth=2,
                               marker="o" if len(xs) == 1 else None)
             ax.annotate(f"n={len(values):,}", (xs[-1], ys[-1]), xytext=(3, 0),
@@ -132,7 +136,8 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
         axes[0].text(0.5, 0.5, "no samples", ha="center", va="center",
                      transform=axes[0].transAxes)
     used = axes[:max(len(ops), 1)]
-    modelled = [store for store in samples if kinds.get(store) in MODELLED]
+    modelled = list(dict.fromkeys(store_name(store) for store in samples
+                                  if kinds.get(store) in MODELLED))
     for start in range(0, len(used), columns):
         used[start].set_ylabel(ylabel)
         if modelled:
@@ -141,7 +146,7 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     fig.suptitle(title)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(len(handles), 3))
+                   ncols=min(len(handles), 2))  # the labels are long
     return fig
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from analysis.history import NO_RESPONSE, REFUSED, Record, after_load, outcome
 from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT, INCONCLUSIVE

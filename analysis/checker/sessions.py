@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory, first_acks
