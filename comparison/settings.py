@@ -41,6 +41,8 @@ class ComparisonSettings:
     """Sessions started per model second, for every store (``--arrival-rate``)."""
     repeat: int
     """Runs of each store (``--repeat``), each in a run folder of its own."""
+    pacing_s: float
+    """Model seconds a user aims at between two sessions (``--pacing``)."""
     duration_s: int
     settle: float | None
     time_scale: float
@@ -67,9 +69,9 @@ class ComparisonSettings:
 
     @property
     def users(self) -> int:
-        """Locust users: enough that each starts a session once every :data:`PACING_MODEL_S`
-        model seconds, which outlasts a session (the connection timeout and then some)."""
-        return max(1, math.ceil(self.arrival_rate * PACING_MODEL_S))
+        """Locust users: enough that each starts a session once every ``pacing_s`` model
+        seconds (by default :data:`PACING_MODEL_S`, which outlasts a session)."""
+        return max(1, math.ceil(self.arrival_rate * self.pacing_s))
 
     @property
     def pacing_model_s(self) -> float:
@@ -148,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="sessions started per model second, the same for every store, whatever its "
         f"latency (an open loop) (default: {ARRIVAL_RATE:g}; quick: {QUICK_ARRIVAL_RATE:g}; "
         "at time scale 0.1, ten times as many a wall second)")
+    add("--pacing", type=float, default=PACING_MODEL_S, metavar="MODEL_SECONDS",
+        help="model seconds from one session of a user to its next: the users are the rate "
+        "times this; longer than a session lasts keeps the loop open (default: %(default)g; "
+        "shorter only for a run shorter than that, whose users would mostly not start)")
     add("--repeat", type=int, default=None, metavar="N",
         help="runs of each store, each in a run folder of its own (<store>-1, <store>-2, ...), "
         "all checked and gated; the report gives medians and their spread (default: 3; "
@@ -209,6 +215,7 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     if args.session_ttl is not None and not args.host:
         parser.error("--session-ttl is for a --host target; our servers report their own")
     for name, value in (("--arrival-rate", args.arrival_rate), ("--repeat", args.repeat),
+                        ("--pacing", args.pacing),
                         ("--duration", args.duration), ("--session-ttl", args.session_ttl),
                         ("--servers", args.servers)):
         if value is not None and value <= 0:
@@ -235,6 +242,7 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         scenarios=tuple(s.strip() for s in args.scenarios.split(",") if s.strip()),
         arrival_rate=args.arrival_rate or (QUICK_ARRIVAL_RATE if quick else ARRIVAL_RATE),
         repeat=args.repeat or (1 if quick else 3),
+        pacing_s=args.pacing,
         duration_s=args.duration or (8 if quick else 25),
         settle=args.settle,
         time_scale=args.time_scale or (1.0 if args.host else OWN_TIME_SCALE),
