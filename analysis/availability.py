@@ -21,15 +21,12 @@ user would have waited for.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from analysis.checker.model import peer
-from analysis.history import NO_RESPONSE, PROTOCOL, REFUSED, WRITES, after_load, outcome
+from analysis.history import NO_RESPONSE, PROTOCOL, REFUSED, WRITES, Record, after_load, outcome
 from analysis.stats import NS_PER_MS
-
-Record = Mapping[str, Any]
 
 
 @dataclass
@@ -72,10 +69,10 @@ def availability(records: Iterable[Record]) -> Availability:
         ended = outcome(record)
         if ended == PROTOCOL:
             protocol += 1
-        elif ended == REFUSED and record["op"] in WRITES:
-            refused[f"{record.get('error') or 'no reason given'} (HTTP {record['status']})"] += 1
+        elif ended == REFUSED and record.op in WRITES:
+            refused[f"{record.error or 'no reason given'} (HTTP {record.status})"] += 1
         elif ended == NO_RESPONSE:
-            silent[str(record.get("error") or "no response")] += 1
+            silent[str(record.error or "no response")] += 1
     return Availability(handshakes=handshakes(live), under_load=len(live),
                         refused_writes=refused.most_common(), no_response=silent.most_common(),
                         protocol_refusals=protocol)
@@ -86,13 +83,13 @@ def handshakes(live: list[Record]) -> Handshakes:
     found = Handshakes()
     sessions: dict[str, list[Record]] = {}
     for record in live:
-        if record["op"] == "create" and record["type"] != "ok":
+        if record.op == "create" and record.type != "ok":
             found.started += 1  # an offer that never got a session: a call that failed at once
-        elif record.get("session") is not None:
-            sessions.setdefault(record["session"], []).append(record)
+        elif record.session is not None:
+            sessions.setdefault(record.session, []).append(record)
     for session in sessions.values():
-        creates = [r for r in session if r["op"] == "create" and r["type"] == "ok"]
-        if not creates or not any(r["op"] == "candidate" for r in session):
+        creates = [r for r in session if r.op == "create" and r.type == "ok"]
+        if not creates or not any(r.op == "candidate" for r in session):
             continue
         found.started += 1
         ended = _completion(creates[0], session)
@@ -106,24 +103,24 @@ def handshakes(live: list[Record]) -> Handshakes:
 def _completion(create: Record, session: list[Record]) -> tuple[float, bool] | None:
     """When both peers of the session had what they need: (ms since the offer, whether the
     time is measurable, i.e. all on one host); None if they never did."""
-    offerer = peer(create.get("client"))
-    polls = sorted((r for r in session if r["op"] == "poll" and r["type"] == "ok"),
-                   key=lambda r: r["t1"])
-    offerer_done = next((r for r in polls if r.get("side") == "offerer"
-                         and peer(r.get("client")) == offerer
-                         and r["read"].get("answer") is not None and r["read"]["candidates"]),
+    offerer = peer(create.client)
+    polls = sorted((r for r in session if r.op == "poll" and r.type == "ok"),
+                   key=lambda r: r.t1)
+    offerer_done = next((r for r in polls if r.side == "offerer"
+                         and peer(r.client) == offerer
+                         and r.read.answer is not None and r.read.candidates),
                         None)
     if offerer_done is None:
         return None
-    answer = offerer_done["read"]["answer"]
-    writers = {peer(r.get("client")) for r in session
-               if r["op"] == "answer" and r.get("value") == answer}
-    answerer_done = next((r for r in polls if r.get("side") == "answerer"
-                          and peer(r.get("client")) in writers
-                          and r["read"].get("offer") is not None and r["read"]["candidates"]),
+    answer = offerer_done.read.answer
+    writers = {peer(r.client) for r in session
+               if r.op == "answer" and r.value == answer}
+    answerer_done = next((r for r in polls if r.side == "answerer"
+                          and peer(r.client) in writers
+                          and r.read.offer is not None and r.read.candidates),
                          None)
     if answerer_done is None:
         return None
-    last = max(offerer_done["t1"], answerer_done["t1"])
-    one_host = len({create["host"], offerer_done["host"], answerer_done["host"]}) == 1
-    return (last - create["t0"]) / NS_PER_MS, one_host
+    last = max(offerer_done.t1, answerer_done.t1)
+    one_host = len({create.host, offerer_done.host, answerer_done.host}) == 1
+    return (last - create.t0) / NS_PER_MS, one_host

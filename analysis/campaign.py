@@ -17,7 +17,7 @@ from typing import Any
 
 from analysis.checker import check_run, run_to_json
 from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
-from analysis.history import HistoryError, LoadedRun, find_runs, load_run
+from analysis.history import HistoryError, LoadedRun, Record, find_runs, load_run
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Run:
         return self.loaded.meta
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Record]:
         return self.loaded.records
 
 

@@ -1,18 +1,25 @@
 """Reading run folders: ``meta.json`` plus every ``history/*.jsonl`` file, merged.
 
 The format is ``docs/history.md`` (version 2; folders of version 1, which had no fault records,
-are read as they are). Loading is the slow part of checking a
-large history, so lines are parsed in chunks with one ``json.loads`` per chunk (the JSON scanner
-then shares the key strings of all records of a chunk, which roughly halves the memory a million
-records take); a chunk that does not parse cleanly is parsed again line by line, so an error
-always names the file and the line. Where each record came from is kept in compact arrays rather
-than in the records, so plotting code sees exactly the JSON of each line.
+are read as they are). Loading is the slow part of checking a large
+history, and a million records must fit in a few hundred megabytes, so each record becomes a
+:class:`Record`, a msgspec ``Struct`` (fixed slots, not a dict of its keys; untracked by the
+cycle collector), decoded straight from the file's bytes a megabyte at a time by msgspec's typed
+JSON-lines decoder, which also checks most of the format. Equal strings (session codes,
+clients, hosts) and equal reads are shared between records, since a session's polls repeat the
+same ones many times. Where each record came from is kept in compact arrays rather than in the
+records; the proving records the checker cites are read back from their lines
+(:meth:`LoadedRun.line_json`), so its JSON shows each line exactly as it was written. The
+nemesis's fault records, a few per run, are not operations: they are set apart as they are read
+(:attr:`LoadedRun.faults`).
 
 Bad input never gets past here: every line the checker could not use (a field of the wrong type,
 JSON nested too deeply to parse, a history file that is a folder) raises :class:`HistoryError`
-naming the file, the line and what is wrong. The one exception is the format's promise to a
-killed load process: a last line cut short (no newline, not valid JSON) is skipped, with a
-warning kept in :attr:`LoadedRun.warnings`.
+naming the file, the line and what is wrong. A chunk the fast decoder refuses is read again line
+by line with the standard ``json`` module and :func:`record_problem`, which say exactly what is
+wrong; what they accept is built into a record as it is. The one exception is the format's
+promise to a killed load process: a last line cut short (no newline, not valid JSON) is skipped,
+with a warning kept in :attr:`LoadedRun.warnings`.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import gc
 import json
 import logging
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
+
+import msgspec
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +59,61 @@ FAULT_KINDS = (KILL, PAUSE)
 """Every fault the nemesis injects (``comparison.nemesis``): ``kill``, SIGKILL and a restart on
 the same database and port (a crash); ``pause``, SIGSTOP for longer than the clients' timeout,
 then SIGCONT."""
-CANONICAL_OPS = {name: name for name in (*OPS, FAULT)}
-CANONICAL_TYPES = {name: name for name in TYPES}
-CANONICAL_SIDES = {name: name for name in SIDES}
 
 OK, PROTOCOL, REFUSED, NO_RESPONSE = "ok", "protocol", "refused", "no response"
 """How an operation ended for the client that made it (:func:`outcome`)."""
 
+Token = Union[str, int, float, bool, None]
+"""A value as the history records it: a token (docs/history.md), never a list or an object."""
+
+
+class Read(msgspec.Struct, frozen=True, gc=False):
+    """What an ok read returned (``read`` of docs/history.md): a poll's ``candidates`` and
+    ``answer`` (offerer side) or ``offer`` (answerer side), a listing's ``sessions``. Frozen,
+    so that equal reads (a settled session polled many times) are one shared object."""
+
+    candidates: tuple[Token, ...] | None = None
+    answer: Token = None
+    offer: Token = None
+    sessions: tuple[Token, ...] | None = None
+
+
+class Record(msgspec.Struct, gc=False):
+    """One line of a history: the fields of docs/history.md, an absent one as None.
+
+    Other keys a line may carry are not kept here; the line itself is
+    (:meth:`LoadedRun.line_json`)."""
+
+    op: Literal["create", "answer", "candidate", "poll", "list", "leave"]
+    t0: int
+    t1: int
+    host: str
+    type: Literal["ok", "fail", "info"]
+    session: str | None = None
+    side: Literal["offerer", "answerer"] | None = None
+    client: str | None = None
+    value: Token = None
+    status: int | None = None
+    read: Read | None = None
+    final: Any = None
+    settling: Any = None
+    error: Any = None
+    server_ms: float | None = None
+    scenario: Any = None
+    target: Any = None
+
+
+RECORD_FIELDS = Record.__struct_fields__
+READ_FIELDS = Read.__struct_fields__
+_DECODER = msgspec.json.Decoder(Record)
+
 
 class HistoryError(ValueError):
     """Input that cannot be checked; the message names the file (and line) and what is wrong."""
+
+
+class _Unusable(Exception):
+    """A chunk the fast path will not take: it is read again line by line to say why."""
 
 
 @dataclass
@@ -67,7 +122,7 @@ class LoadedRun:
 
     path: Path
     meta: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[Record]
     files: list[str] = field(default_factory=list)
     """History files relative to ``path``, in the order their records were merged."""
     file_starts: list[int] = field(default_factory=list)
@@ -79,6 +134,8 @@ class LoadedRun:
     faults: list[dict[str, Any]] = field(default_factory=list)
     """The fault records (``op: fault``), each with its ``file`` and ``line``, in start order;
     they are not among :attr:`records`, so no rule or table mistakes one for an operation."""
+    _line_starts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Per history file, the byte offset of each line, built when a line is first read back."""
 
     @property
     def name(self) -> str:
@@ -94,28 +151,50 @@ class LoadedRun:
         position = bisect.bisect_right(self.file_starts, index) - 1
         return self.files[position], self.line_numbers[index]
 
+    def line_json(self, index: int) -> dict[str, Any]:
+        """``records[index]`` as its line's JSON, every key as written, read back from the file
+        (the checker cites only a few records, so none of them is kept in memory twice)."""
+        file, line = self.origin(index)
+        starts = self._line_starts.get(file)
+        if starts is None:
+            starts = self._line_starts[file] = _line_starts(self.path / file)
+        with (self.path / file).open("rb") as handle:
+            handle.seek(int(starts[line - 1]))
+            return json.loads(handle.readline())
 
-def protocol_refusal(record: dict[str, Any]) -> bool:
+
+def _line_starts(path: Path) -> np.ndarray:
+    """The byte offset at which each line of ``path`` begins (line ``n`` at index ``n - 1``)."""
+    parts = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(16 * CHUNK_BYTES):
+            parts.append(np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset + 1)
+            offset += len(chunk)
+    return np.concatenate(parts)
+
+
+def protocol_refusal(record: Record) -> bool:
     """A 409 to a second, different answer: the write-once answer doing its job (the protocol
     working, never an error in a table, a plot or the checker's evidence)."""
-    return record.get("op") == "answer" and record.get("status") == 409
+    return record.op == "answer" and record.status == 409
 
 
-def outcome(record: dict[str, Any]) -> str:
+def outcome(record: Record) -> str:
     """:data:`OK`, :data:`PROTOCOL` (:func:`protocol_refusal`), :data:`REFUSED` (any other
     response that is not a success) or :data:`NO_RESPONSE` (a timeout, a refused connection, an
     operation the load stopped under)."""
-    if record["type"] == "ok":
+    if record.type == "ok":
         return OK
     if protocol_refusal(record):
         return PROTOCOL
-    return NO_RESPONSE if record.get("status") is None else REFUSED
+    return NO_RESPONSE if record.status is None else REFUSED
 
 
-def after_load(record: dict[str, Any]) -> bool:
+def after_load(record: Record) -> bool:
     """A read taken after the load stopped: a final read, or a round of reads while the store
     settled (``settling``, docs/loadtests.md). Latency and throughput figures leave them out."""
-    return bool(record.get("final") or record.get("settling"))
+    return bool(record.final or record.settling)
 
 
 def find_runs(paths: Iterable[Path | str]) -> list[Path]:
@@ -168,7 +247,7 @@ def load_run(path: Path | str) -> LoadedRun:
     if not history_files:
         raise HistoryError(f"{path / 'history'}: no *.jsonl history files")
     run = LoadedRun(path=path, meta=meta, records=[])
-    shared: dict[str, str] = {}
+    shared: dict[Any, Any] = {}
     with gc_paused():
         for history_file in history_files:
             relative = history_file.relative_to(path).as_posix()
@@ -178,11 +257,8 @@ def load_run(path: Path | str) -> LoadedRun:
             run.file_starts.append(len(run.records))
             try:
                 for records, line_numbers in _parse_file(history_file, relative, shared,
-                                                         run.warnings):
-                    if any(record["op"] is FAULT for record in records):
-                        records, line_numbers = _set_apart_faults(records, line_numbers,
-                                                                  relative, run.faults)
-                    run.records.extend(records)
+                                                         run.warnings, run.faults):
+                    run.records += records
                     run.line_numbers.extend(line_numbers)
             except OSError as error:
                 raise HistoryError(f"{relative}: cannot be read ({error.strerror or error})"
@@ -193,140 +269,144 @@ def load_run(path: Path | str) -> LoadedRun:
     return run
 
 
-def _set_apart_faults(records: list[dict[str, Any]], numbers: Sequence[int], name: str,
-                      faults: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
-    """Move a chunk's fault records into ``faults`` (with their file and line, after checking
-    their kind); the operations and their line numbers are returned."""
-    kept, kept_numbers = [], []
-    for record, number in zip(records, numbers):
-        if record["op"] is not FAULT:
-            kept.append(record)
-            kept_numbers.append(number)
-            continue
-        if record.get("kind") not in FAULT_KINDS:
-            raise HistoryError(f"{name}:{number}: unknown fault kind {record.get('kind')!r} "
-                               f"({', '.join(FAULT_KINDS)})")
-        faults.append({**record, "file": name, "line": number})
-    return kept, kept_numbers
-
-
-def _parse_file(path: Path, name: str, shared: dict[str, str], warnings: list[str]
-                ) -> Iterator[tuple[list[dict[str, Any]], Sequence[int]]]:
-    """Yield (records, their line numbers) about a megabyte at a time; blank lines skipped, and
-    a last line cut short (see :func:`_cut_short`) skipped with a warning."""
+def _parse_file(path: Path, name: str, shared: dict[Any, Any], warnings: list[str],
+                faults: list[dict[str, Any]]) -> Iterator[tuple[list[Record], range | list[int]]]:
+    """Yield (records, their line numbers) about a megabyte at a time; blank lines skipped, a
+    last line cut short (see :func:`_cut_short`) skipped with a warning, and fault records put
+    into ``faults`` (the typed decoder refuses their ``op``, so their chunk takes the slow
+    path)."""
     first = 1
-    with path.open("r", encoding="utf-8") as handle:
-        while True:
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            if not chunk.endswith(b"\n"):
+                chunk += handle.readline()
+            lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
             try:
-                chunk = handle.readlines(CHUNK_BYTES)
-            except UnicodeDecodeError as error:
-                raise HistoryError(f"{name}: not UTF-8 text ({error})") from None
-            if not chunk:
-                return
-            numbers: Sequence[int] = range(first, first + len(chunk))
-            first += len(chunk)
-            if any(line.isspace() for line in chunk):
-                kept = [(number, line) for number, line in zip(numbers, chunk) if line.strip()]
-                numbers = [number for number, _line in kept]
-                chunk = [line for _number, line in kept]
-            if chunk and _cut_short(chunk[-1]):
-                warnings.append(f"{name}:{numbers[-1]}: the last line is cut short (the load "
-                                "process was stopped while writing it): skipped")
-                log.warning("%s", warnings[-1])
-                chunk, numbers = chunk[:-1], numbers[:-1]
-            if chunk:
-                yield _parse_chunk(chunk, numbers, name, shared), numbers
+                records = _DECODER.decode_lines(chunk)
+                if len(records) != lines:  # blank lines: number the others one by one
+                    raise _Unusable
+                _finish(records, shared)
+                numbers: range | list[int] = range(first, first + lines)
+            except (msgspec.DecodeError, _Unusable):
+                records, numbers = _parse_lines(chunk, first, name, shared, warnings, faults)
+            first += lines
+            if records:
+                yield records, numbers
 
 
-def _cut_short(line: str) -> bool:
-    """Whether ``line`` is a last line the writer never finished: only the last line of a file
-    can lack its newline, and a record cut anywhere before its newline is not valid JSON."""
-    if line.endswith("\n"):
-        return False
+def _finish(records: list[Record], shared: dict[Any, Any]) -> None:
+    """What the typed decoder cannot check, and the sharing of equal strings and reads; raises
+    :class:`_Unusable` at the first record that breaks a rule.
+
+    This loop runs once per record, so it does only what it must: sharing a session's code,
+    client and host (each repeats in every poll) and its reads (a settled list is polled many
+    times), the order of ``t0`` and ``t1``, and an ok poll's read.
+    """
+    share = shared.setdefault
+    for record in records:
+        value = record.session
+        if value is not None:
+            record.session = share(value, value)
+        value = record.client
+        if value is not None:
+            record.client = share(value, value)
+        value = record.host
+        record.host = share(value, value)
+        value = record.read
+        if value is not None:
+            record.read = share(value, value)
+            if value.candidates is None and record.op == "poll" and record.type == "ok":
+                raise _Unusable
+        elif record.op == "poll" and record.type == "ok":
+            raise _Unusable
+        if record.t1 < record.t0:
+            raise _Unusable
+
+
+def _parse_lines(chunk: bytes, first: int, name: str, shared: dict[Any, Any],
+                 warnings: list[str], faults: list[dict[str, Any]]
+                 ) -> tuple[list[Record], list[int]]:
+    """The slow path: each line on its own, so that an error names its line; a fault record
+    goes into ``faults`` with its file and line."""
+    lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n"):
+        lines.pop()
+    records: list[Record] = []
+    numbers: list[int] = []
+    last = first + len(lines) - 1
+    for number, line in enumerate(lines, first):
+        if not line.strip():
+            continue
+        if number == last and not chunk.endswith(b"\n") and _cut_short(line):
+            warnings.append(f"{name}:{number}: the last line is cut short (the load process "
+                            "was stopped while writing it): skipped")
+            log.warning("%s", warnings[-1])
+            continue
+        parsed = _parse_line(line, number, name)
+        if isinstance(parsed, dict):
+            faults.append({**parsed, "file": name, "line": number})
+            continue
+        records.append(parsed)
+        numbers.append(number)
+    _finish(records, shared)  # every record is usable now: this only shares
+    return records, numbers
+
+
+def _cut_short(line: bytes) -> bool:
+    """Whether ``line``, the last of a file and without its newline, is one the writer never
+    finished: a record cut anywhere before its newline is not valid JSON."""
     try:
         json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return True
     return False
 
 
-def _parse_chunk(lines: list[str], numbers: Sequence[int], name: str,
-                 shared: dict[str, str]) -> list[dict[str, Any]]:
+def _parse_line(line: bytes, number: int, name: str) -> Record | dict[str, Any]:
+    """One line as a record (a fault record as its JSON), or :class:`HistoryError` saying what
+    is wrong with it."""
     try:
-        records = json.loads("[" + ",".join(lines) + "]")
-    except (json.JSONDecodeError, RecursionError):
-        records = None
-    if records is None or len(records) != len(lines):
-        records = [_parse_line(line, number, name) for line, number in zip(lines, numbers)]
-    share = shared.setdefault
+        record = _DECODER.decode(line)
+        _finish([record], {})
+        return record
+    except (msgspec.DecodeError, _Unusable):
+        pass
     try:
-        # The common case inline (this loop runs once per record); details in record_problem.
-        # Subscripting the canonical tables both checks a value and makes every record share
-        # one string object for it, as ``share`` does for hosts, clients and session codes.
-        for record in records:
-            record["op"] = op = CANONICAL_OPS[record["op"]]
-            record["type"] = kind = CANONICAL_TYPES[record["type"]]
-            value = record["host"]
-            record["host"] = share(value, value)
-            value = record.get("client")
-            if value.__class__ is str:
-                record["client"] = share(value, value)
-            elif value is not None:
-                raise TypeError
-            value = record.get("status")
-            if value is not None and value.__class__ is not int:
-                raise TypeError
-            value = record.get("server_ms")
-            if value is not None and value.__class__ is not float and value.__class__ is not int:
-                raise TypeError
-            value = record.get("session")
-            if value.__class__ is str:
-                record["session"] = share(value, value)
-            elif value is not None:
-                raise TypeError
-            value = record.get("side")
-            if value is not None:
-                record["side"] = CANONICAL_SIDES[value]
-            if (record["t0"].__class__ is not int or record["t1"].__class__ is not int
-                    or record["t1"] < record["t0"]):
-                raise TypeError
-            # Tokens are dictionary keys in the checker, so they must be hashable (sharing
-            # them raises TypeError otherwise), and they repeat in every poll of a session.
-            value = record.get("value")
-            if value is not None:
-                record["value"] = share(value, value)
-            if op == "poll" and kind == "ok":
-                read = record["read"]
-                value = read["candidates"]
-                if read.__class__ is not dict or value.__class__ is not list:
-                    raise TypeError
-                read["candidates"] = list(map(share, value, value))
-                for key in ("answer", "offer"):
-                    value = read.get(key)
-                    if value is not None:
-                        read[key] = share(value, value)
-    except (KeyError, TypeError):
-        _raise_problem(records, numbers, name)
-    return records
-
-
-def _raise_problem(records: list[Any], numbers: Sequence[int], name: str) -> None:
-    for record, number in zip(records, numbers):
-        problem = record_problem(record)
-        if problem:
-            raise HistoryError(f"{name}:{number}: {problem}")
-    raise AssertionError("a record failed the fast check but record_problem finds nothing")
-
-
-def _parse_line(line: str, number: int, name: str) -> Any:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise HistoryError(f"{name}:{number}: not UTF-8 text ({error})") from None
     try:
-        return json.loads(line)
+        parsed = json.loads(text)
     except json.JSONDecodeError as error:
         raise HistoryError(
             f"{name}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
     except RecursionError:
         raise HistoryError(f"{name}:{number}: nested too deeply to read (a history record is a "
                            "flat JSON object)") from None
+    problem = record_problem(parsed)
+    if problem:
+        raise HistoryError(f"{name}:{number}: {problem}")
+    if parsed["op"] == FAULT:
+        if parsed.get("kind") not in FAULT_KINDS:
+            raise HistoryError(f"{name}:{number}: unknown fault kind {parsed.get('kind')!r} "
+                               f"({', '.join(FAULT_KINDS)})")
+        return parsed
+    return record_from_json(parsed)
+
+
+def record_from_json(line: dict[str, Any]) -> Record:
+    """A usable line (:func:`record_problem` finds nothing) as a record, its values as they
+    are: what the typed decoder refuses (an integer too large for it, say) but the format
+    allows. Keys that are not fields of :class:`Record` are left out."""
+    fields = {name: line[name] for name in RECORD_FIELDS if name in line}
+    read = fields.get("read")
+    if read is not None:
+        parts = {name: read[name] for name in READ_FIELDS if name in read}
+        for name in ("candidates", "sessions"):
+            if parts.get(name) is not None:
+                parts[name] = tuple(parts[name])
+        fields["read"] = Read(**parts)
+    return Record(**fields)
 
 
 def record_problem(record: Any) -> str | None:
@@ -366,6 +446,9 @@ def record_problem(record: Any) -> str | None:
         return "session must be a string or null"
     if not _is_token(record.get("value")):
         return "value must be a token (a string)"
+    if not _read_ok(record.get("read")):
+        return ("read must be null or an object: \"candidates\" and \"sessions\" lists of "
+                "tokens, \"answer\" and \"offer\" tokens (each may be absent)")
     return None
 
 
@@ -381,6 +464,17 @@ def _shown(value: Any, limit: int = 40) -> str:
 def _poll_read_ok(read: Any) -> bool:
     return (type(read) is dict and type(read.get("candidates")) is list
             and all(_is_token(token) for token in read["candidates"])
+            and _is_token(read.get("answer")) and _is_token(read.get("offer")))
+
+
+def _read_ok(read: Any) -> bool:
+    if read is None:
+        return True
+    if type(read) is not dict:
+        return False
+    lists = (read.get("candidates"), read.get("sessions"))
+    return (all(part is None or (type(part) is list and all(map(_is_token, part)))
+                for part in lists)
             and _is_token(read.get("answer")) and _is_token(read.get("offer")))
 
 

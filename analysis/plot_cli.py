@@ -24,7 +24,7 @@ from analysis import plots, stats  # noqa: E402
 from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
 from analysis.check_cli import add_min_verified  # noqa: E402
 from analysis.checker.result import ERASED, LOST_ACROSS_CRASH  # noqa: E402
-from analysis.stores import latency_kind  # noqa: E402
+from analysis.stores import latency_kind, store_name  # noqa: E402
 from analysis.timeline import ERASURE_TIMELINE, session_timeline  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -102,16 +102,25 @@ def slug(text: str) -> str:
 NamedFigure = tuple[str, str, str, Figure]
 """(file name stem, title, caption, figure)."""
 
+FAIR_FIGURE = ("The fair price tag is the latency seen by clients, since every store got the "
+               "same arrival rate of sessions: between the stores whose storage latency is "
+               "real it compares what each costs a user; a modelled store's is the model's "
+               "sleep, not a measurement (read it in model ms).")
+"""What every latency caption says about which figure to compare stores by, so they agree."""
+SAMPLES_WORDS = ("Each curve is labelled with its number of samples (n) and stops at the "
+                 "highest percentile they support: p99 needs 100 samples, p99.9 a thousand.")
+
 LATENCY_VIEWS = (
     ("client_ms", "latency-client", "Latency seen by clients",
      "Latency seen by clients (exact t1 - t0 of ok operations)",
      "Exact t1 - t0 of every ok operation under load, per operation type, p50 to p99.9 (both "
-     "axes logarithmic). The KV store's storage latency is modelled (slept); the SQLite stores' "
-     "is real, so this is not a fair speed comparison: see the server's own time."),
+     "axes logarithmic). " + SAMPLES_WORDS + " " + FAIR_FIGURE),
     ("server_ms", "latency-server", "Server's own time per request",
      "Server's own time per request (Server-Timing)",
-     "The server's own time per request from its Server-Timing header, measured the same way "
-     "for every store: the fair cross-store figure (stores that did not report it are absent)."),
+     "The server's own time per request from its Server-Timing header (stores that did not "
+     "report it are absent): what a request costs inside the server, without the network and "
+     "the wait before its handler runs, so less than a user waits. " + SAMPLES_WORDS + " "
+     + FAIR_FIGURE),
 )
 
 
@@ -119,8 +128,11 @@ def latency_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """Client-side and (where reported) server-side latency curves, labelled modelled or real."""
     lat = {run.label: stats.latencies(run.records) for run in campaign.runs}
     kinds = {run.label: latency_kind(run.backend) for run in campaign.runs}
+    modelled = list(dict.fromkeys(store_name(label) for label, kind in kinds.items()
+                                  if kind in plots.MODELLED))
     note = (f" Time scale {scale:g}: model time = wall time / {scale:g}; the right-hand axis "
-            "gives model ms." if scale != 1.0 else "")
+            f"gives model ms, which means something only for {', '.join(modelled)} (storage "
+            "latency modelled)." if scale != 1.0 and modelled else "")
     made = []
     for field, name, title, figure_title, caption in LATENCY_VIEWS:
         samples = {label: {op: getattr(v, field) for op, v in by_op.items()}

@@ -19,8 +19,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from analysis.history import READS
-from analysis.stats import CURVE_PERCENTILES, FaultWindow, Throughput, percentiles
-from analysis.stores import colour
+from analysis.stats import CURVE_PERCENTILES, FaultWindow, Throughput, percentiles, supported
+from analysis.stores import colour, store_name
 from analysis.timeline import Bar, Timeline
 
 SPARE_COLOURS = ("#1864ab", "#862e9c", "#5c940d", "#495057", "#0b7285")
@@ -28,6 +28,8 @@ OP_COLOURS = {"create": "#1971c2", "answer": "#9c36b5", "candidate": "#2f9e44",
               "poll": "#868e96", "list": "#f08c00", "leave": "#495057"}
 KIND_WORDS = {"modelled": "modelled storage latency (slept)", "real": "real storage latency",
               "partly modelled": "real storage latency plus a modelled D1 round trip (slept)"}
+MODELLED = frozenset({"modelled", "partly modelled"})
+"""Latency kinds (``server.stores.Backend.latency``) for which model time means something."""
 LAG_POINTS = ("p50", "p90", "p95", "p99", "max")
 TAIL_TICKS = {2.0: "p50", 10.0: "p90", 100.0: "p99", 1000.0: "p99.9"}
 SMALLEST_MS = 1e-3
@@ -88,8 +90,11 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     """Percentile curves (p50 to p99.9) per operation type, one panel each, side by side.
 
     ``samples`` maps store -> operation -> latencies in ms; ``kinds`` maps store ->
-    ``modelled`` or ``real``. The x axis is 1 / (1 - q) on a log scale, so each "nine" of the
-    tail gets as much room as the median; the y axis is logarithmic too.
+    ``modelled``, ``partly modelled`` or ``real``. The x axis is 1 / (1 - q) on a log scale, so
+    each "nine" of the tail gets as much room as the median; the y axis is logarithmic too.
+    A curve stops at the highest percentile its samples support (``analysis.stats.supported``)
+    and is labelled with their number (``n=``). The model-ms axis is drawn only when a store's
+    latency is modelled, and names those stores: for the others, model time means nothing.
     """
     colours = store_colours(list(samples))
     ops = list(dict.fromkeys(op for by_op in samples.values() for op, v in by_op.items() if v))
@@ -100,16 +105,26 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
     axes = [ax for row in grid for ax in row]
     for unused in axes[max(len(ops), 1):]:
         unused.remove()
-    xs = [100.0 / (100.0 - p) for p in CURVE_PERCENTILES]
     handles = {}
+    runs = {name: sum(1 for store in samples if store_name(store) == name)
+            for name in dict.fromkeys(map(store_name, samples))}
     for ax, op in zip(axes, ops):
         for store, by_op in samples.items():
             values = by_op.get(op) or []
+            points = [p for p in CURVE_PERCENTILES if supported(p, len(values))]
             if not values:
                 continue
-            ys = [max(y, SMALLEST_MS) for y in percentiles(values, CURVE_PERCENTILES)]
-            label = f"{store}: {KIND_WORDS.get(kinds.get(store, 'real'), 'real')}"
-            (line,) = ax.plot(xs, ys, color=colours[store], label=label, linewidth=2)
+            xs = [100.0 / (100.0 - p) for p in points] or [100.0 / (100.0 - CURVE_PERCENTILES[0])]
+            ys = ([max(y, SMALLEST_MS) for y in percentiles(values, points)] if points
+                  else [max(values[0], SMALLEST_MS)])  # one sample: a point, not a curve
+            name = store_name(store)  # one legend entry for every run of a store
+            label = (f"{name}{f' ({runs[name]} runs)' if runs[name] > 1 else ''}: "
+                     f"{KIND_WORDS.get(kinds.get(store, 'real'), 'real')}")
+            (line,) = ax.plot(xs, ys, color=colours[store], label=label, linewidth=2,
+                              marker="o" if len(xs) == 1 else None)
+            ax.annotate(f"n={len(values):,}", (xs[-1], ys[-1]), xytext=(3, 0),
+                        textcoords="offset points", color=colours[store], fontsize=7,
+                        va="center")
             handles.setdefault(label, line)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -123,13 +138,17 @@ def latency_figure(samples: Mapping[str, Mapping[str, Sequence[float]]],
         axes[0].text(0.5, 0.5, "no samples", ha="center", va="center",
                      transform=axes[0].transAxes)
     used = axes[:max(len(ops), 1)]
+    modelled = list(dict.fromkeys(store_name(store) for store in samples
+                                  if kinds.get(store) in MODELLED))
     for start in range(0, len(used), columns):
         used[start].set_ylabel(ylabel)
-        _model_axis(used[min(start + columns, len(used)) - 1], time_scale, "y", "model ms")
+        if modelled:
+            _model_axis(used[min(start + columns, len(used)) - 1], time_scale, "y",
+                        f"model ms ({', '.join(modelled)} only)")
     fig.suptitle(title)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(len(handles), 3))
+                   ncols=min(len(handles), 2))  # the labels are long
     return fig
 
 

@@ -26,6 +26,8 @@ from analysis.campaign import Campaign, Run
 from analysis.checker.faults import faults_words
 from analysis.checker.result import LOST_ACROSS_CRASH, UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
+from analysis.history import record_from_json
+from analysis.price import price_tag
 from analysis.stores import describe, latency_kind
 from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 from analysis.verdicts import (
@@ -93,7 +95,8 @@ def _example(example: Mapping[str, Any]) -> dict[str, Any]:
              "start_ms": (int(op["t0"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "end_ms": (int(op["t1"]) - origins[op.get("host")]) / stats.NS_PER_MS,
              "what": ("culprit: " if (op.get("file"), op.get("line"))
-                      == (culprit.get("file"), culprit.get("line")) else "") + describe_op(op)}
+                      == (culprit.get("file"), culprit.get("line")) else "")
+                     + describe_op(record_from_json(op))}
             for op in ops]
     return {"type": example.get("type"), "session": example.get("session"),
             "explanation": example.get("explanation", ""), "ops": rows}
@@ -144,6 +147,7 @@ def store_summary(run: Run, run_gate: Gate, output: Path | None = None,
         "unverifiable": check.get("unverifiable"),
         "duration_s": span,
         "throughput_ops_s": under_load / span if span else None,
+        "arrival_rate": stats.arrival_rate(run.records),
         "ops": {op: {"ok": v.ok, "protocol": v.protocol, "fail": v.fail, "info": v.info,
                      "client_ms": _percentile_points(v.client_ms),
                      "server_ms": _percentile_points(v.server_ms)}
@@ -393,6 +397,7 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "gates_line": gates_line(gates),
         "gates": [found.as_json() for found in gates],
         "stores": stores,
+        "price": price_tag(stores),
         "meanings": {kind: MEANINGS.get(kind, "see docs/checker.md")
                      for s in stores for kind in (*s["anomalies"], LOST_ACROSS_CRASH)},
         "erasures": sorted(({"store": s["store"], "count": s["answers_erased"]} for s in stores),

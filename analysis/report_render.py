@@ -21,6 +21,7 @@ from analysis.checker.evidence import durability_words
 from analysis.checker.faults import faults_words
 from analysis.checker.result import LOST_ACROSS_CRASH, Durability
 from analysis.gates import plural
+from analysis.price import POINTS as PRICE_POINTS
 from analysis.wording import number, unit, wall_model
 
 TITLE = "Signaling consistency report"
@@ -29,6 +30,10 @@ TONE_MARK = {"good": "\u2714", "bad": "\u2718", "unknown": "?", "": "\u2022"}
 TONE_CSS = {"good": "ok", "bad": "bad", "unknown": "unknown", "": ""}
 FIRST_SCREEN_TITLE = "What a user of each store would have felt (under load)"
 SCALED_OPS = ("client_ms", "server_ms")
+PRICE_TITLE = ("The price tag: latency at the same arrival rate of sessions for every store, "
+               "wall ms, the median over the runs (lowest to highest); client = t1 - t0 of ok "
+               "operations (the fair figure between stores whose storage latency is real), "
+               "server = its Server-Timing; '-' where too few samples support a percentile")
 LOST_WORDS = ("Lost writes are the anomalies of the lost-* types: acknowledged writes that are "
               "gone for good once the store has settled. The other types are writes seen late, "
               "out of order or inconsistently; every type is explained below.")
@@ -178,8 +183,34 @@ def lag_table(summary: Mapping[str, Any]) -> Table:
                  + unit("ms", scale), ["store", "writes measured", *LAG_POINTS], rows)
 
 
+def _spread_words(found: Mapping[str, Any] | None) -> str:
+    """``12.3 (11.0 to 14.2)``: a median over runs and the lowest and highest of them."""
+    if found is None:
+        return "-"
+    if found["runs"] == 1:
+        return number(found["median"])
+    return f"{number(found['median'])} ({number(found['min'])} to {number(found['max'])})"
+
+
+def price_table(summary: Mapping[str, Any]) -> Table:
+    """The price tag (``analysis.price``): every store at one arrival rate, medians over its
+    runs with their spread, in wall ms."""
+    rows = []
+    for tag in summary["price"]:
+        for op, kinds in tag["ops"].items():
+            rows.append([tag["backend"], tag["latency"], str(len(tag["runs"])),
+                         _spread_words(tag["arrival_rate"]), op]
+                        + [_spread_words(kinds[kind][point]) for kind in SCALED_OPS
+                           for point in PRICE_POINTS])
+    return Table(PRICE_TITLE,
+                 ["store", "storage latency", "runs", "sessions started / wall s", "operation"]
+                 + [f"{side} {point}" for side in ("client", "server") for point in PRICE_POINTS],
+                 rows)
+
+
 def comparison_tables(summary: Mapping[str, Any]) -> list[Table]:
-    return [overview_table(summary), anomaly_table(summary), lag_table(summary)]
+    return [price_table(summary), overview_table(summary), anomaly_table(summary),
+            lag_table(summary)]
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

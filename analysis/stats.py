@@ -3,8 +3,9 @@
 Pure computation, no output: the plots and the report both draw on these, so a number in a table
 and the curve beside it can never disagree. Every figure comes from the records' own ``t0``/``t1``
 (``time.monotonic_ns()``), not from Locust's rounded statistics, and percentiles are exact
-(linear interpolation between the two nearest observations, as numpy's default), so p99.9 of a
-small run is an observed value rather than a histogram bucket's edge.
+(linear interpolation between the two nearest observations, as numpy's default), so a
+percentile is an observed value rather than a histogram bucket's edge; and only where the
+samples support it (:func:`supported`): no p99.9 from 14 samples.
 
 Record fields are those of ``docs/history.md``; ``server_ms`` (the server's own time
 per request, from its ``Server-Timing`` header) is optional and used only where present. A 409 to
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.history import OK, OPS, PROTOCOL, after_load, outcome
+from analysis.history import OK, OPS, PROTOCOL, Record, after_load, outcome
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -37,18 +38,27 @@ CURVE_PERCENTILES: tuple[float, ...] = tuple(
 )
 
 
+#: A run whose sessions started below this share of the rate it was given did not get the load
+#: the others got (``arrival_rate``).
+SHORT_OF_RATE = 0.9
+
+
+def supported(percent: float, samples: int) -> bool:
+    """Whether ``samples`` values support the ``percent`` percentile: at least one of them lies
+    at or beyond it (p99 needs 100 samples, p99.9 a thousand, p50 two). Beyond that,
+    interpolating would draw a tail nothing measured."""
+    return samples * (100.0 - percent) >= 100.0 - 1e-9
+
+
 def percentiles(values: Sequence[float], points: Iterable[float]) -> list[float | None]:
-    """Exact percentiles of ``values`` at each of ``points`` (0-100); None for no values."""
+    """Exact percentiles of ``values`` at each of ``points`` (0-100); None for a point the
+    values do not support (:func:`supported`), so for every point when there are none."""
     points = list(points)
-    if not values:
+    kept = [p for p in points if supported(p, len(values))]
+    if not kept:
         return [None for _ in points]
-    return [float(v) for v in np.percentile(np.asarray(values, dtype=float), points)]
-
-
-def op_types(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The operation types present, in the order docs/history.md lists them, unknown ones last."""
-    present = {str(r.get("op")) for r in records}
-    return [op for op in OPS if op in present] + sorted(present - set(OPS))
+    found = dict(zip(kept, np.percentile(np.asarray(values, dtype=float), kept)))
+    return [float(found[p]) if p in found else None for p in points]
 
 
 @dataclass
@@ -70,8 +80,8 @@ class OpLatency:
         return self.ok + self.protocol + self.fail + self.info
 
 
-def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
-    """Latency samples per operation type.
+def latencies(records: Iterable[Record]) -> dict[str, OpLatency]:
+    """Latency samples per operation type, in the order docs/history.md lists them.
 
     Only ``ok`` records give a latency: a failure's or a timeout's time measures something else
     (how fast the server refuses, or the client's timeout), so those are counted as errors, and
@@ -82,23 +92,23 @@ def latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, OpLatency]:
     for record in records:
         if after_load(record):
             continue
-        op = str(record.get("op"))
-        entry = by_op.setdefault(op, OpLatency(op))
+        entry = by_op.get(record.op)
+        if entry is None:
+            entry = by_op[record.op] = OpLatency(record.op)
         ended = outcome(record)
         if ended != OK:
             if ended == PROTOCOL:
                 entry.protocol += 1
-            elif record["type"] == "fail":
+            elif record.type == "fail":
                 entry.fail += 1
             else:
                 entry.info += 1
             continue
         entry.ok += 1
-        entry.client_ms.append((int(record["t1"]) - int(record["t0"])) / NS_PER_MS)
-        if record.get("server_ms") is not None:
-            entry.server_ms.append(float(record["server_ms"]))
-    order = op_types({"op": op} for op in by_op)
-    return {op: by_op[op] for op in order}
+        entry.client_ms.append((record.t1 - record.t0) / NS_PER_MS)
+        if record.server_ms is not None:
+            entry.server_ms.append(float(record.server_ms))
+    return {op: by_op[op] for op in OPS if op in by_op}
 
 
 @dataclass
@@ -116,7 +126,7 @@ class Throughput:
     errors: list[float]
 
 
-def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> Throughput:
+def throughput(records: Sequence[Record], bucket_s: float = 1.0) -> Throughput:
     """Completions per bucket of ``bucket_s`` wall seconds, by ``t1`` since the first ``t0``.
 
     Monotonic clocks are comparable only within one host, so each host's records are placed
@@ -130,7 +140,7 @@ def throughput(records: Sequence[Mapping[str, Any]], bucket_s: float = 1.0) -> T
     ok: dict[int, int] = defaultdict(int)
     errors: dict[int, int] = defaultdict(int)
     for record in live:
-        index = int((int(record["t1"]) - first[record.get("host")]) / NS_PER_S // bucket_s)
+        index = int((record.t1 - first[record.host]) / NS_PER_S // bucket_s)
         target = ok if outcome(record) in (OK, PROTOCOL) else errors
         target[index] += 1
     count = max([*ok, *errors], default=-1) + 1
@@ -151,14 +161,14 @@ class FaultWindow:
     end: float
 
 
-def first_invocations(records: Iterable[Mapping[str, Any]]) -> dict[Any, int]:
+def first_invocations(records: Iterable[Record]) -> dict[Any, int]:
     """Per host, the first ``t0`` under load: where a run's time axis starts on that host."""
     first: dict[Any, int] = {}
     for record in records:
         if after_load(record):
             continue
-        host = record.get("host")
-        first[host] = min(first.get(host, int(record["t0"])), int(record["t0"]))
+        host = record.host
+        first[host] = min(first.get(host, record.t0), record.t0)
     return first
 
 
@@ -172,13 +182,29 @@ def fault_windows(faults: Iterable[Mapping[str, Any]], origins: Mapping[Any, int
             for fault in faults if fault.get("host") in origins]
 
 
-def process_of(record: Mapping[str, Any]) -> str | None:
+def arrival_rate(records: Sequence[Record]) -> float:
+    """Sessions started per wall second under load: offers sent (a create of any outcome),
+    over the time from the first to the last on each host (monotonic clocks compare only
+    there), the hosts' rates added. Measured over the creates alone, so the flows that end
+    after the last session started do not dilute it."""
+    starts: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        if record.op == "create" and not after_load(record):
+            starts[record.host].append(record.t0)
+    rate = 0.0
+    for times in starts.values():
+        if max(times) > min(times):
+            rate += (len(times) - 1) / ((max(times) - min(times)) / NS_PER_S)
+    return rate
+
+
+def process_of(record: Record) -> str | None:
     """The load-generating process of a record: the pid in ``<host>/<pid>/<user>/<role>``."""
-    parts = str(record.get("client") or "").split("/")
+    parts = str(record.client or "").split("/")
     return parts[1] if len(parts) >= 4 else None
 
 
-def span_s(records: Sequence[Mapping[str, Any]]) -> float:
+def span_s(records: Sequence[Record]) -> float:
     """Wall seconds under load: the denominator of a run's mean throughput.
 
     Each load-generating process was busy from its first invocation to its last completion
@@ -190,8 +216,8 @@ def span_s(records: Sequence[Mapping[str, Any]]) -> float:
     for record in records:
         if after_load(record):
             continue
-        t0, t1 = int(record["t0"]), int(record["t1"])
-        span = spans[record.get("host")].setdefault(process_of(record), [t0, t1])
+        t0, t1 = record.t0, record.t1
+        span = spans[record.host].setdefault(process_of(record), [t0, t1])
         span[0], span[1] = min(span[0], t0), max(span[1], t1)
     longest = 0
     for by_process in spans.values():

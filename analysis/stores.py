@@ -24,9 +24,15 @@ def latency_kind(backend: str) -> str:
     return BACKENDS[backend].latency if backend in BACKENDS else "real"
 
 
+def store_name(label: str) -> str:
+    """The store a run's label names: ``kv`` of ``kv`` and of ``kv (kv-2)``, a label the
+    analysis gives each run of a store that ran several times (``analysis.campaign``)."""
+    return label.split(" ")[0]
+
+
 def colour(label: str) -> str | None:
     """The fixed colour of a run labelled after one of the harness's backends (``kv`` or
     ``kv (run-2)``), else None."""
-    backend = BACKENDS.get(label.split(" ")[0])
+    backend = BACKENDS.get(store_name(label))
     return backend.colour if backend else None
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.history import READS, WRITES, LoadedRun
+from analysis.history import READS, WRITES, LoadedRun, Record, record_from_json
 from analysis.stats import NS_PER_MS, FaultWindow, fault_windows
 
 ERASURE_TIMELINE = "erased-answer"
@@ -59,28 +59,31 @@ def shorten(token: Any) -> str:
     return text if len(text) <= SHORT_TOKEN + 1 else "\u2026" + text[-SHORT_TOKEN:]
 
 
-def describe_op(record: Mapping[str, Any], short: bool = False) -> str:
+def describe_op(record: Record, short: bool = False) -> str:
     """A few words for a bar or a table: what was written, or what a poll read.
 
     ``short`` abbreviates tokens (:func:`shorten`) and lists of more than a few, for figures;
     tables give them whole, so they can be searched for in the history.
     """
     token = shorten if short else (lambda value: "null" if value is None else str(value))
-    op, kind = str(record.get("op")), record.get("type")
-    outcome = "" if kind == "ok" else f" ({kind} {record.get('status') or ''})".replace(" )", ")")
+    op, kind = record.op, record.type
+    outcome = "" if kind == "ok" else f" ({kind} {record.status or ''})".replace(" )", ")")
     if op in WRITES:
-        value = record.get("value")
+        value = record.value
         return (f"{op} {token(value)}" if value is not None else op) + outcome
-    read = record.get("read")
-    if not isinstance(read, Mapping):
+    read = record.read
+    if read is None:
         return op + outcome
-    parts = [f"{name}={token(read[name])}" for name in ("answer", "offer") if name in read]
-    if "candidates" in read:
-        tokens = [token(t) for t in read.get("candidates") or []]
+    # A poll of the offerer side reads the answer, of the answerer side the offer (even null).
+    parts = [f"{name}={token(value)}" for name, value, side in (
+        ("answer", read.answer, "offerer"), ("offer", read.offer, "answerer"))
+        if value is not None or record.side == side]
+    if read.candidates is not None:
+        tokens = [token(t) for t in read.candidates]
         if short and len(tokens) > SHORT_LIST:
             tokens = tokens[:SHORT_LIST] + [f"+{len(tokens) - SHORT_LIST} more"]
         parts.append("[" + ",".join(tokens) + "]")
-    final = " final" if record.get("final") else ""
+    final = " final" if record.final else ""
     return f"{op}{final} " + " ".join(parts) + outcome
 
 
@@ -93,23 +96,23 @@ def lane_names(clients: Iterable[str]) -> dict[str, str]:
     return short
 
 
-def lanes_for(records: Sequence[Mapping[str, Any]], proving: Sequence[bool]) -> dict[str, str]:
+def lanes_for(records: Sequence[Record], proving: Sequence[bool]) -> dict[str, str]:
     """The lane of each client: its own, while there are at most ``MAX_LANES`` clients.
 
     Beyond that, only the peers that poll and the clients that took part in the proof keep
     their own; the rest (the many one-shot clients that trickle candidates) share one lane per
     side, since they are context rather than evidence.
     """
-    own = {str(r.get("client")) for r in records}
+    own = {str(r.client) for r in records}
     if len(own) > MAX_LANES:
-        own = {str(r.get("client")) for r, proves in zip(records, proving)
-               if proves or (r.get("op") in READS and not r.get("final"))}
-    names = lane_names(c for c in (str(r.get("client")) for r in records) if c in own)
+        own = {str(r.client) for r, proves in zip(records, proving)
+               if proves or (r.op in READS and not r.final)}
+    names = lane_names(c for c in (str(r.client) for r in records) if c in own)
     lanes = {}
     for record in records:
-        client = str(record.get("client"))
+        client = str(record.client)
         if client not in lanes:
-            lanes[client] = names.get(client) or f"other {record.get('side') or 'client'} writes"
+            lanes[client] = names.get(client) or f"other {record.side or 'client'} writes"
     return lanes
 
 
@@ -119,33 +122,33 @@ def session_timeline(run: LoadedRun, example: Mapping[str, Any], store: str,
 
     The checker cites each proving operation with its history ``file`` and ``line``, which is
     how they are found among the run's records; one from outside the session (another
-    session's write, say) is drawn from the example itself, so nothing the checker cites goes
-    missing from the picture.
+    session's write, say) is drawn from the example itself (its JSON read as a record), so
+    nothing the checker cites goes missing from the picture.
     """
     session = example.get("session")
     cited = {(op.get("file"), op.get("line")): op for op in example.get("ops", [])}
     named = example.get("culprit") or {}
     culprit = (named.get("file"), named.get("line")) if named else None
-    chosen: list[tuple[Mapping[str, Any], bool, bool]] = []  # record, proves, is the culprit
+    chosen: list[tuple[Record, bool, bool]] = []  # record, proves, is the culprit
     for index, record in enumerate(run.records):
-        if record.get("session") == session:
+        if record.session == session:
             where = run.origin(index)
             chosen.append((record, where in cited, where == culprit))
             cited.pop(where, None)
-    chosen += [(op, True, (op.get("file"), op.get("line")) == culprit) for op in cited.values()]
-    chosen.sort(key=lambda entry: (int(entry[0]["t0"]), int(entry[0]["t1"])))
+    chosen += [(record_from_json(op), True, where == culprit) for where, op in cited.items()]
+    chosen.sort(key=lambda entry: (entry[0].t0, entry[0].t1))
     records = [record for record, _, _ in chosen]
     proving = [proves for _, proves, _ in chosen]
     origin: dict[Any, int] = {}
     for record in records:
-        origin.setdefault(record.get("host"), int(record["t0"]))
+        origin.setdefault(record.host, record.t0)
     lanes = lanes_for(records, proving)
     bars = [
-        Bar(lane=lanes[str(r.get("client"))], op=str(r.get("op")),
-            start_ms=(int(r["t0"]) - origin[r.get("host")]) / NS_PER_MS,
-            end_ms=(int(r["t1"]) - origin[r.get("host")]) / NS_PER_MS,
-            type=str(r.get("type")), label=describe_op(r, short=True), proving=proves,
-            final=bool(r.get("final")), culprit=is_culprit)
+        Bar(lane=lanes[str(r.client)], op=r.op,
+            start_ms=(r.t0 - origin[r.host]) / NS_PER_MS,
+            end_ms=(r.t1 - origin[r.host]) / NS_PER_MS,
+            type=r.type, label=describe_op(r, short=True), proving=proves,
+            final=bool(r.final), culprit=is_culprit)
         for r, proves, is_culprit in chosen
     ]
     order = list(dict.fromkeys(lanes.values()))

@@ -6,6 +6,9 @@ times ``load_run`` + ``check_run`` on it and prints operations per second and th
 memory of the process (``ru_maxrss``; the generator streams, so the peak is the checker's).
 With ``--jobs 1,2`` it checks the same loaded run once per number of processes and prints each
 (``check_run(jobs=N)``; the forked workers' memory is their own, shown as the children's peak).
+The last line sums the load and the first ``--jobs`` check (its CPU seconds include the
+workers'): ``load+check: X s (Y s of CPU), N operations/s; peak memory (maxrss) M MiB``.
+CPU seconds say more than wall time on a machine other processes share.
 """
 
 from __future__ import annotations
@@ -64,11 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         generated = time.perf_counter() - started
         print(f"generated {written} operations over {args.sessions} sessions in {generated:.1f} s "
               f"({folder})")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         run = load_run(folder)
-        loaded = time.perf_counter() - started
-        print(f"loaded {len(run.records)} operations in {loaded:.2f} s")
+        loaded, load_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        print(f"loaded {len(run.records)} operations in {loaded:.2f} s ({load_cpu:.2f} s of CPU)")
         verdicts = set()
+        serial: tuple[float, float] | None = None
         for jobs in job_counts:
             started, cpu_started = time.perf_counter(), time.process_time()
             workers_started = workers_cpu()
@@ -77,16 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpu = time.process_time() - cpu_started
             workers = workers_cpu() - workers_started
             verdicts.add(result.verdict)
+            serial = serial or (checked, cpu + workers)
             print(f"--jobs {jobs}: checked in {checked:.2f} s (CPU: {cpu:.2f} s here, "
                   f"{workers:.2f} s in workers), {result.operations / checked:,.0f} "
                   "operations/s; "
                   f"{result.sessions} sessions, verdict {result.verdict}; load average "
                   f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other processes "
                   "take cores from the workers)")
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert serial is not None
     children_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory (maxrss): {peak_mib:,.0f} MiB; largest worker process "
-          f"{children_mib:,.0f} MiB")
+    if children_mib:
+        print(f"largest worker process: {children_mib:,.0f} MiB (maxrss)")
+    wall, cpu = loaded + serial[0], load_cpu + serial[1]
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"load+check: {wall:.2f} s ({cpu:.2f} s of CPU), {len(run.records) / wall:,.0f} "
+          f"operations/s; peak memory (maxrss) {peak_mib:,.0f} MiB")
     return 0 if verdicts == {"consistent"} else 1
 
 

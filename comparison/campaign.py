@@ -23,7 +23,8 @@ from analysis.campaign import CHECK_FILE, campaign_of
 from analysis.check_summary import format_run
 from analysis.checker import check_run, run_to_json, to_json
 from analysis.gates import evaluate
-from analysis.history import HistoryError, load_run
+from analysis.history import HistoryError, LoadedRun, load_run
+from analysis.stats import SHORT_OF_RATE, arrival_rate
 from analysis.report_cli import exit_status, write_report
 from comparison.databases import Databases
 from comparison.load import run_target
@@ -44,17 +45,18 @@ def analyse(settings: ComparisonSettings) -> int:
     """Check every run once, write check.json, then the report; its closing line gives the exit
     status."""
     loaded = []
-    for target in settings.targets:
+    for name in (name for target in settings.targets for name in settings.run_names(target)):
         try:
-            loaded.append(load_run(settings.output / target))
+            loaded.append(load_run(settings.output / name))
         except HistoryError as error:
-            raise RuntimeError(f"nothing to check for {target}: {error} (Locust stopped before "
-                               f"it recorded anything? see {settings.output / target / 'locust'})"
+            raise RuntimeError(f"nothing to check for {name}: {error} (Locust stopped before "
+                               f"it recorded anything? see {settings.output / name / 'locust'})"
                                ) from None
     entries = []
     for run in loaded:
         result = check_run(run, settings.min_verified)
         print(format_run(result), flush=True)
+        print(arrival_line(run, settings.wall_rate), flush=True)
         entries.append(run_to_json(result))
     gates = evaluate(settings.expect, entries)
     document = to_json(entries, [g.as_json() for g in gates])
@@ -62,6 +64,18 @@ def analyse(settings: ComparisonSettings) -> int:
     check_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     campaign = campaign_of(settings.output, loaded, entries, str(check_path), check_path)
     return exit_status(write_report(campaign, list(settings.expect), settings.output))
+
+
+def arrival_line(run: LoadedRun, target: float) -> str:
+    """How many sessions the run started a wall second, against the rate every store was
+    given: below it, the store (or the machine) could not keep up, and its latencies are not
+    at the same load as the others'."""
+    rate = arrival_rate(run.records)
+    line = f"{run.path.name}: {rate:.1f} sessions started per wall second (target {target:g})"
+    if rate < SHORT_OF_RATE * target:
+        line += (" - short of the target: this run's latencies are not at the others' load; "
+                 "give a lower --arrival-rate")
+    return line
 
 
 def refuse_used(output: Path) -> None:
@@ -104,12 +118,14 @@ def run_campaign(settings: ComparisonSettings) -> int:
     if settings.left_out:
         print(f"comparing {', '.join(settings.backends)}; {', '.join(settings.left_out)} left "
               f"out: {INSTALL_HINT}", flush=True)
+    print(settings.rate_words(), flush=True)
+    runs = [(target, name) for target in targets for name in settings.run_names(target)]
     with sigterm_as_interrupt():
         try:
             with Databases(settings.output, settings.dsn) as databases:
-                for number, target in enumerate(targets, 1):
-                    dsn = None if settings.host else databases.dsn(target)
-                    run_target(settings, target, f"{target} {number}/{len(targets)}", dsn)
+                for number, (target, name) in enumerate(runs, 1):
+                    dsn = None if settings.host else databases.dsn(target, name)
+                    run_target(settings, target, f"{name} {number}/{len(runs)}", dsn, name)
             return analyse(settings)
         except KeyboardInterrupt as interrupt:
             signum = interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT

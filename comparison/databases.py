@@ -27,7 +27,9 @@ class Databases:
         self._dsn = dsn
         self._cluster: PostgresCluster | None = None
 
-    def dsn(self, backend: str) -> str | None:
+    def dsn(self, backend: str, run: str | None = None) -> str | None:
+        """The DSN for a run of ``backend``: a fresh database per ``run`` (its folder's name,
+        so each repeat starts empty), unless ``--dsn`` named one for all."""
         if BACKENDS[backend].database != POSTGRES:
             return None
         if self._dsn:
@@ -36,7 +38,7 @@ class Databases:
             self._cluster = PostgresCluster(self._output / CLUSTER_FOLDER).start()
             print(f"a throwaway PostgreSQL cluster serves 127.0.0.1:{self._cluster.port} from "
                   f"{self._cluster.folder}", flush=True)
-        return self._cluster.create_database("run_" + re.sub(r"[^a-z0-9_]", "_", backend))
+        return self._cluster.create_database("run_" + re.sub(r"[^a-z0-9_]", "_", run or backend))
 
     def close(self) -> None:
         if self._cluster is not None:

@@ -35,13 +35,16 @@ SLACK_S = 120.0
 
 def locust_command(settings: ComparisonSettings, target: str, urls: list[str], run_dir: Path
                    ) -> list[str]:
+    """Locust headless against ``urls`` at the settings' arrival rate (``--pacing`` makes the
+    users start sessions at a fixed rate), recording into ``run_dir``."""
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILES), "--headless",
         "--host", urls[0],
-        "--users", str(settings.users), "--spawn-rate", str(settings.spawn_rate),
+        "--users", str(settings.users), "--spawn-rate", f"{settings.spawn_rate:g}",
+        "--pacing", f"{settings.pacing_model_s:g}",
         "--run-time", f"{settings.duration_s}s", "--stop-timeout", str(settings.stop_timeout_s),
         "--history-dir", str(run_dir / "history"),
-        "--run-id", f"{settings.output.name}-{target}",
+        "--run-id", f"{settings.output.name}-{run_dir.name}",
         "--time-scale", str(settings.time_scale), "--backend-name", target,
         "--csv", str(run_dir / "locust" / "locust"), "--html", str(run_dir / "locust" / "report.html"),
         "--only-summary", "--exit-code-on-error", "0",
@@ -107,11 +110,11 @@ def start_servers(settings: ComparisonSettings, backend: str, run_dir: Path, dsn
     return servers
 
 
-def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str | None = None
-               ) -> Path:
+def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str | None = None,
+               run_name: str | None = None) -> Path:
     """Start the target's servers (unless external), load them, stop everything; the run
-    folder."""
-    run_dir = settings.output / target
+    folder (``run_name``, one per repeat; the target's name by default)."""
+    run_dir = settings.output / (run_name or target)
     (run_dir / "locust").mkdir(parents=True, exist_ok=True)
     servers: list[ServerProcess] = []
     locust = None
@@ -124,7 +127,8 @@ def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str |
             urls = [server.url for server in servers]
         where = urls[0] if len(urls) == 1 else f"{len(urls)} servers ({', '.join(urls)})"
         print(f"[{label}] loading {where} for {settings.duration_s} s "
-              f"({settings.users} users, time scale {settings.time_scale})", flush=True)
+              f"({settings.wall_rate:g} sessions/s from {settings.users} users, time scale "
+              f"{settings.time_scale})", flush=True)
         with (run_dir / "locust" / "locust.log").open("wb") as output:
             locust = subprocess.Popen(locust_command(settings, target, urls, run_dir),
                                       stdout=output, stderr=subprocess.STDOUT,

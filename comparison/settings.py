@@ -1,16 +1,21 @@
 """The comparison's one settings object, read from the command line at the edge.
 
-Defaults finish in about five minutes on a two-core machine (all five stores); ``--quick`` in
-under two, with ``--servers 2`` too (what CI runs). Every store runs under the same load and the same time scale (docs/baselines.md), so the
-only difference between the runs is the store. The time scale of 0.1 is for the KV model, which
-only our own servers run: an external ``--host`` target runs in real time (scale 1) unless
-``--time-scale`` says otherwise.
+Defaults finish in about twelve minutes on a two-core machine (all five stores, three repeats
+each); ``--quick`` in under two, with ``--servers 2`` too (what CI runs). Every store runs under
+the same load and the same time scale (docs/baselines.md), so the only difference between the
+runs is the store. The same load is an **arrival rate**: sessions started per model second,
+the same for every store whatever its latency (an open loop: each of ``users`` users starts a
+session every :data:`PACING_MODEL_S` model seconds, at a random phase: ``--pacing`` of the load
+tests), where a closed loop of users would let a slow store slow its own load down. The time
+scale of 0.1 is for the KV model, which only our own servers run: an external ``--host`` target
+runs in real time (scale 1) unless ``--time-scale`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,8 +39,12 @@ class ComparisonSettings:
     host: str | None
     name: str | None
     scenarios: tuple[str, ...]
-    users: int
-    spawn_rate: float
+    arrival_rate: float
+    """Sessions started per model second, for every store (``--arrival-rate``)."""
+    repeat: int
+    """Runs of each store (``--repeat``), each in a run folder of its own."""
+    pacing_s: float
+    """Model seconds a user aims at between two sessions (``--pacing``)."""
     duration_s: int
     settle: float | None
     time_scale: float
@@ -64,6 +73,48 @@ class ComparisonSettings:
         """Server processes for one backend: ``--servers``, but one for a store in memory."""
         return 1 if BACKENDS[backend].database == MEMORY else self.servers
 
+    @property
+    def users(self) -> int:
+        """Locust users: enough that each starts a session once every ``pacing_s`` model
+        seconds (by default :data:`PACING_MODEL_S`, which outlasts a session)."""
+        return max(1, math.ceil(self.arrival_rate * self.pacing_s))
+
+    @property
+    def pacing_model_s(self) -> float:
+        """Model seconds between two sessions of one user, so the users make the rate."""
+        return self.users / self.arrival_rate
+
+    @property
+    def spawn_rate(self) -> float:
+        """Users started per wall second: all at once; each then starts its first session at a
+        random phase of its pacing (``loadtests._user``), so sessions start evenly at the
+        arrival rate from the first pacing interval on."""
+        return float(self.users)
+
+    @property
+    def wall_rate(self) -> float:
+        """The arrival rate in sessions per wall second."""
+        return self.arrival_rate / self.time_scale
+
+    def run_names(self, target: str) -> list[str]:
+        """The run folder of each repeat of ``target``: its name alone for one run, else
+        ``<target>-1``, ``<target>-2``, ..."""
+        if self.repeat == 1:
+            return [target]
+        return [f"{target}-{number}" for number in range(1, self.repeat + 1)]
+
+    def rate_words(self) -> str:
+        """The load every store gets, in one line (printed before the runs)."""
+        return (f"arrival rate {self.wall_rate:g} sessions per wall second "
+                f"({self.arrival_rate:g} per model second) for every store, open loop: "
+                f"{self.users} users, each starting a session every "
+                f"{self.pacing_model_s * self.time_scale:g} wall s; "
+                f"{plural_runs(self.repeat)} of each store")
+
+
+def plural_runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
+
 
 OWN_TIME_SCALE = 0.1
 """The comparison's time scale for our own servers: the KV model's 60 s cache lasts 6 s."""
@@ -71,6 +122,13 @@ NEMESIS_INTERVAL_S = 10.0
 QUICK_NEMESIS_INTERVAL_S = 2.5
 """A quick run's 8 s of load then gets two kills, with sessions made before each and read
 after it."""
+PACING_MODEL_S = 40.0
+"""Model seconds between the starts of two sessions of one user: longer than a session lasts
+(a peer gives up at the load tests' 30 s connection timeout), so a user is never late."""
+ARRIVAL_RATE, QUICK_ARRIVAL_RATE = 2.4, 1.2
+"""Sessions per model second (24 and 12 a wall second at time scale 0.1), about 20 operations
+each: well under what the slowest store sustained on two cores when 24 users ran it in a closed
+loop (about 790 operations a wall second), so no store's runs fall short of the rate."""
 
 
 def default_backends(dsn: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -98,11 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--name", default=None, help="what the report calls the --host target")
     add("--scenarios", default="",
         help="comma-separated Locust user classes (default: every scenario in loadtests/)")
-    add("--users", type=int, default=None, help="simulated users per run (default: 24; quick: 12)")
-    add("--spawn-rate", type=float, default=None,
-        help="users started per second (default: 12)")
+    add("--arrival-rate", type=float, default=None, metavar="SESSIONS",
+        help="sessions started per model second, the same for every store, whatever its "
+        f"latency (an open loop) (default: {ARRIVAL_RATE:g}; quick: {QUICK_ARRIVAL_RATE:g}; "
+        "at time scale 0.1, ten times as many a wall second)")
+    add("--pacing", type=float, default=PACING_MODEL_S, metavar="MODEL_SECONDS",
+        help="model seconds from one session of a user to its next: the users are the rate "
+        "times this; longer than a session lasts keeps the loop open (default: %(default)g; "
+        "shorter only for a run shorter than that, whose users would mostly not start)")
+    add("--repeat", type=int, default=None, metavar="N",
+        help="runs of each store, each in a run folder of its own (<store>-1, <store>-2, ...), "
+        "all checked and gated; the report gives medians and their spread (default: 3; "
+        "quick: 1)")
     add("--duration", type=int, default=None, metavar="SECONDS",
-        help="wall seconds of load per store (default: 40; quick: 8)")
+        help="wall seconds of load per run (default: 25; quick: 8)")
     add("--settle", type=float, default=None, metavar="MODEL_SECONDS",
         help="for our stores: model seconds between the end of load and the final reads "
         "(default: the load tests' own, which covers the KV cache TTL); for a --host target "
@@ -165,7 +232,8 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         parser.error("--settle must be 0 or more")
     if args.session_ttl is not None and not args.host:
         parser.error("--session-ttl is for a --host target; our servers report their own")
-    for name, value in (("--users", args.users), ("--spawn-rate", args.spawn_rate),
+    for name, value in (("--arrival-rate", args.arrival_rate), ("--repeat", args.repeat),
+                        ("--pacing", args.pacing),
                         ("--duration", args.duration), ("--session-ttl", args.session_ttl),
                         ("--servers", args.servers)):
         if value is not None and value <= 0:
@@ -191,16 +259,18 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     output = args.output or Path("results") / stamp
     # The harness's own gate for each of its stores that no --expect names, as the report does.
     runs = [{"backend": b, "run": f"{output.name}-{b}", "path": str(output / b),
-             "durability": {"kills": int(KILL in nemesis)}} for b in backends]
+             "durability": {"kills": int(KILL in nemesis)}}
+            for b in backends]  # the defaults go by backend, so one entry each is enough
     expect = tuple(explicit if args.host else with_defaults(explicit, runs))
     return ComparisonSettings(
         backends=backends,
         host=args.host.rstrip("/") if args.host else None,
         name=args.name,
         scenarios=tuple(s.strip() for s in args.scenarios.split(",") if s.strip()),
-        users=args.users or (12 if quick else 24),
-        spawn_rate=args.spawn_rate or 12.0,
-        duration_s=args.duration or (8 if quick else 40),
+        arrival_rate=args.arrival_rate or (QUICK_ARRIVAL_RATE if quick else ARRIVAL_RATE),
+        repeat=args.repeat or (1 if quick else 3),
+        pacing_s=args.pacing,
+        duration_s=args.duration or (8 if quick else 25),
         settle=args.settle,
         time_scale=args.time_scale or (1.0 if args.host else OWN_TIME_SCALE),
         stop_timeout_s=args.stop_timeout if args.stop_timeout is not None else (3 if quick else 5),

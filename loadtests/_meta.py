@@ -113,6 +113,7 @@ def build_meta(*, options: LoadOptions, config: dict[str, Any] | None, host: str
             "trickle": options.trickle,
             "answerers": options.answerers,
             "connection_timeout_s": options.connection_timeout_s,
+            "pacing_s": options.pacing_s,
             "origin": options.origin,
             "tags": tags,
         },

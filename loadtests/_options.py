@@ -84,6 +84,12 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--connection-timeout", type=float, default=CONNECTION_TIMEOUT_MODEL_S,
                        metavar="SECONDS",
                        help="model seconds a peer polls before giving up (default: 30)")
+    group.add_argument("--pacing", type=float, default=None, metavar="SECONDS",
+                       help="model seconds from the start of one session of a user to the "
+                            "start of its next, however long the last one took, the first at "
+                            "a random phase: sessions start evenly at users/pacing a model "
+                            "second, an open loop while each ends within the pacing (default: "
+                            "each scenario's own pace, the next session as soon as one ends)")
     group.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                        help="wall seconds per model second for all client timings (default: 1.0)")
     group.add_argument("--backend-name", default=None, metavar="NAME",
@@ -147,6 +153,8 @@ class LoadOptions:
     origin: str
     session_ttl_ms: float | None = None
     hosts: tuple[str, ...] = ()
+    pacing_s: float | None = None
+    """Wall seconds between the starts of two sessions of one user (``--pacing``), or None."""
 
     def target(self, turn: int) -> str:
         """The base URL of the ``turn``-th peer's server; empty (Locust's ``--host``) unless
@@ -184,6 +192,9 @@ def load_options(parsed: Any) -> LoadOptions:
         raise ValueError("--session-ttl must be greater than 0")
     if settle is not None and float(settle) < 0:
         raise ValueError("--settle must be 0 or more")
+    pacing = get("pacing", None)
+    if pacing is not None and float(pacing) <= 0:
+        raise ValueError("--pacing must be greater than 0")
     mode = get("settle_mode", None)
     if mode is not None and mode not in SETTLE_MODES:
         raise ValueError(f"--settle-mode: {mode!r} is not one of {', '.join(SETTLE_MODES)}")
@@ -202,6 +213,7 @@ def load_options(parsed: Any) -> LoadOptions:
         origin=str(get("origin", DEFAULT_ORIGIN)),
         session_ttl_ms=None if session_ttl is None else float(session_ttl),
         hosts=parse_hosts(get("hosts", "")),
+        pacing_s=None if pacing is None else float(pacing) * scale,
     )
 
 

@@ -22,7 +22,6 @@ every operation of every worker.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import weakref
@@ -34,6 +33,8 @@ import gevent
 from gevent.event import Event
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests._history import history_line
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class HistoryStream:
         if self._closed:
             log.error("history line after close dropped: %s", record)
             return
-        self._batch.append(json.dumps(record, separators=(",", ":")))
+        self._batch.append(history_line(record).decode())
         self.lines += 1
         if len(self._batch) >= BATCH_LINES:
             self._send(last=False)

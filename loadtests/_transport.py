@@ -1,9 +1,15 @@
 """One HTTP exchange with the server, timed for the history and counted in Locust's statistics.
 
-Every exchange goes through Locust's ``FastHttpSession`` with ``catch_response``, so Locust counts
-exactly the exchanges that completed (with or without a response), under the operation's name.
-Final reads use a session whose request event nobody listens to: they belong to the history,
-not to the load.
+Every exchange goes through the connection pool of the user's Locust ``FastHttpSession`` (its
+geventhttpclient clients, with the user's timeouts and concurrency), and is reported on the
+session's request event as ``FastHttpSession`` reports a request with ``catch_response`` (Locust's
+way for a client of one's own: "Testing other systems"), so Locust counts exactly the exchanges
+that completed (with or without a response), under the operation's name. Going to the pool's
+client directly, rather than through ``FastHttpSession.request`` and geventhttpclient's user
+agent, takes out what the API never needs (cookies, redirects, an exception per 4xx, the
+response's charset guessed, the URL parsed for every request): it is most of what the load
+generator spends per operation besides the exchange itself. Final reads use a session whose
+request event nobody listens to: they belong to the history, not to the load.
 
 Two things a browser does are done here too:
 
@@ -16,11 +22,12 @@ Two things a browser does are done here too:
   of its web framework) is noted once per process in :attr:`Transport.unsupported`, counted in
   Locust as ``<op>: not supported by this target`` (not a failure), and the peers send that
   operation no more.
+
+Request and response bodies are encoded and decoded with orjson, from and to bytes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -28,8 +35,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from geventhttpclient.client import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed
-from locust.contrib.fasthttp import FastHttpSession
+from geventhttpclient.url import URL
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, FastHttpSession
+from locust.exception import CatchResponseError
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +73,17 @@ def _short(text: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _error_of(status: int, body: Any, raw: str | None) -> str | None:
+def _text(content: bytes | None) -> str:
+    """A body that is not the API's JSON, as text for an error message."""
+    return content.decode("utf-8", "replace") if content else ""
+
+
+def _error_of(status: int, body: Any, content: bytes | None) -> str | None:
     if 200 <= status < 300:
         return None
     if isinstance(body, dict) and "error" in body:
         return _short(body["error"])
-    return _short(raw or f"HTTP {status}")
+    return _short(_text(content) or f"HTTP {status}")
 
 
 def route_missing(status: int | None, body: Any) -> bool:
@@ -94,52 +110,93 @@ class Transport:
         self.session = session
         self.origin = origin
         self.unsupported = unsupported if unsupported is not None else {}
+        self._clients: dict[str, tuple[HTTPClient, str]] = {}
+        """Per base URL: the pool's client for it, and the path it puts before every route."""
 
     def exchange(self, method: str, path: str, body: Any, *, client: str, name: str,
                  expected: Collection[int] = (200,), read: bool = False) -> Reply:
         """Send, read, and report to Locust: a success when the status is one ``expected``.
 
-        A ``read`` whose connection was dropped before the response is sent once more.
+        ``path`` is a route of Locust's host, or a whole URL (another of ``--hosts``). A
+        ``read`` whose connection was dropped before the response is sent once more.
         """
         headers = {"Origin": self.origin, "X-Client-Id": client}
+        data = b""
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        http, uri = self._route(path)
         t0 = time.monotonic_ns()
         retry = read
         while True:
-            with self.session.request(method, path, name=name, json=body, headers=headers,
-                                      catch_response=True) as response:
-                t1 = time.monotonic_ns()
-                status = response.status_code or None
-                error = getattr(response, "error", None)
-                if status is None and retry and dropped(error):
-                    response.failure(f"connection dropped before a response ({error}); "
-                                     "the read was sent again")
-                    retry = False
-                    continue
-                reply = self._reply(response, status, method, path, name, t0, t1)
-                if reply.unsupported:
-                    response.request_meta["name"] = f"{name}: {NOT_SUPPORTED}"
-                    response.success()
-                elif status in expected:
-                    response.success()
-                else:
-                    response.failure(f"{status or 'no response'}: {reply.error}")
+            started = time.time()
+            status, content, timing, error = _send(http, method, uri, data, headers)
+            t1 = time.monotonic_ns()
+            if status is None and retry and dropped(error):
+                self._report(method, name, started, t0, t1, content, CatchResponseError(
+                    f"connection dropped before a response ({error}); the read was sent again"))
+                retry = False
+                continue
+            reply = self._reply(status, content, timing, error, method, path, name, t0, t1)
+            if reply.unsupported:
+                self._report(method, f"{name}: {NOT_SUPPORTED}", started, t0, t1, content, None)
+            elif status in expected:
+                self._report(method, name, started, t0, t1, content, None)
+            else:
+                self._report(method, name, started, t0, t1, content, CatchResponseError(
+                    f"{status or 'no response'}: {reply.error}"))
             return reply
 
-    def _reply(self, response: Any, status: int | None, method: str, path: str, name: str,
-               t0: int, t1: int) -> Reply:
+    def _route(self, path: str) -> tuple[HTTPClient, str]:
+        """The pool's client for ``path``'s server and the request URI to send it."""
+        base, route = path, ""
+        scheme = path.find("://")
+        if scheme < 0:
+            base, route = self.session.base_url or "", path
+        else:
+            slash = path.find("/", scheme + 3)
+            if slash >= 0:
+                base, route = path[:slash], path[slash:]
+        known = self._clients.get(base)
+        if known is None:
+            url = URL(base)
+            known = self._clients[base] = (self.session.client.clientpool.get_client(url),
+                                           url.path.rstrip("/"))
+        return known[0], known[1] + route
+
+    def _report(self, method: str, name: str, started: float, t0: int, t1: int,
+                content: bytes | None, exception: Exception | None) -> None:
+        self.session.request_event.fire(
+            request_type=method, name=name, start_time=started,
+            response_time=(t1 - t0) / 1e6, response_length=len(content or b""),
+            response=None, context={}, exception=exception, url=None)
+
+    def _reply(self, status: int | None, content: bytes | None, timing: str | None,
+               error: Exception | None, method: str, path: str, name: str, t0: int, t1: int
+               ) -> Reply:
         if status is None:
-            return Reply(None, None, _short(getattr(response, "error", "no response")), None,
-                         t0, t1)
-        raw = response.text
+            return Reply(None, None, _short(error or "no response"), None, t0, t1)
         try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
+            parsed = orjson.loads(content) if content else None
+        except orjson.JSONDecodeError:
             parsed = None
-        timing = response.headers.get("Server-Timing") if response.headers else None
         missing = route_missing(status, parsed)
         if missing and name not in self.unsupported:
-            self.unsupported[name] = f"{method} {path} answered {status} {_short(raw, 60)!r}"
+            self.unsupported[name] = (f"{method} {path} answered {status} "
+                                      f"{_short(_text(content), 60)!r}")
             log.warning("%s %s answered %s without the API's JSON error: %s is %s; it is not "
                         "sent again", method, path, status, name, NOT_SUPPORTED)
-        return Reply(status, parsed, _error_of(status, parsed, raw), server_ms(timing), t0, t1,
+        return Reply(status, parsed, _error_of(status, parsed, content), server_ms(timing), t0, t1,
                      unsupported=missing)
+
+
+def _send(http: HTTPClient, method: str, uri: str, data: bytes, headers: dict[str, str]
+          ) -> tuple[int | None, bytes | None, str | None, Exception | None]:
+    """(status, body, Server-Timing header, None), or (None, None, None, the error) when no
+    whole response came (what ``FastHttpSession`` counts as a failed request)."""
+    try:
+        response = http.request(method, uri, body=data, headers=headers)
+        content = response.read()
+    except FAILURE_EXCEPTIONS as error:
+        return None, None, None, error
+    return response.status_code, content, response.get("Server-Timing"), None

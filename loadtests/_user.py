@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gevent.pool import Group
+import gevent
 from locust import FastHttpUser
 
 from loadtests import _lifecycle  # noqa: F401  (registers the options and the event hooks)
@@ -47,6 +48,33 @@ class SignalingUser(FastHttpUser):
                                self.rng)
         """Every scenario calls ``backoff.after`` with how its create went."""
         self._peers: dict[str, Peer] = {}
+        self._next_session = 0.0
+        """With ``--pacing``: when (``time.monotonic``) the current session was due to start."""
+
+    def on_start(self) -> None:
+        """With ``--pacing``, wait a random part of one pacing interval first: Locust starts
+        users in bursts (all of one second's at once), and users that started together would
+        start their sessions together ever after; at random phases, sessions start evenly."""
+        if self.options.pacing_s is not None:
+            gevent.sleep(self.rng.uniform(0.0, self.options.pacing_s))
+            self._next_session = time.monotonic()
+
+    def wait_time(self) -> float:
+        """Before this user's next session: with ``--pacing``, until one pacing interval after
+        its last session was due (at once if that is past), so sessions start at a fixed rate
+        whatever the store's latency (an open loop, as Locust's ``constant_pacing``, which
+        would keep the bursts of :meth:`on_start`), and every store faces the same load; else
+        the scenario's own :meth:`pause`."""
+        if self.options.pacing_s is None:
+            return self.pause()
+        now = time.monotonic()
+        self._next_session = max(self._next_session + self.options.pacing_s, now)
+        return self._next_session - now
+
+    def pause(self) -> float:
+        """Wall seconds a scenario waits after a session before its next one, without
+        ``--pacing``: none (a closed loop)."""
+        return 0.0
 
     def peer(self, role: str) -> Peer:
         """The peer playing ``role``; kept for the user's life so retired lanes stay retired.

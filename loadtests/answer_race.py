@@ -14,7 +14,7 @@ from __future__ import annotations
 import gevent
 from gevent.event import Event
 from gevent.pool import Group
-from locust import constant, tag, task
+from locust import tag, task
 
 from loadtests._browser import discover, poll_until
 from loadtests._peer import Peer
@@ -36,8 +36,6 @@ class _StartingLine:
 
 
 class AnswerRace(SignalingUser):
-    wait_time = constant(0)
-
     @tag("race")
     @task
     def race(self) -> None:

@@ -15,7 +15,7 @@ from loadtests._user import SignalingUser
 
 
 class Handshake(SignalingUser):
-    def wait_time(self) -> float:
+    def pause(self) -> float:
         return self.rng.uniform(1.0, 5.0) * self.options.time_scale
 
     @tag("handshake")

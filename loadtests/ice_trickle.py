@@ -8,15 +8,13 @@ poll until they see everything the other acknowledged. Select with ``IceTrickle`
 
 from __future__ import annotations
 
-from locust import constant, tag, task
+from locust import tag, task
 
 from loadtests._pairing import connect_pair
 from loadtests._user import SignalingUser
 
 
 class IceTrickle(SignalingUser):
-    wait_time = constant(0)
-
     @tag("trickle")
     @task
     def trickle(self) -> None:

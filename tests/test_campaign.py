@@ -126,6 +126,38 @@ def test_quick_nemesis_kills_sqlite_stays_consistent_kv_loses_writes_across_the_
     assert (output / "plots" / "timeline-kv-lost-across-crash.png").stat().st_size > 0
     assert run.stdout.strip().splitlines()[-1].startswith(
         "exit 0: the harness's gates held (sqlite consistent, kv lost ")
+def test_every_store_runs_at_one_arrival_rate_and_every_repeat_is_checked_and_gated(
+        tmp_path: Path) -> None:
+    """Two runs of sqlite at 1 session per model second (10 a wall second at time scale 0.1):
+    a run folder each, both checked and gated, the rate printed, given as Locust's pacing and
+    met, and the report's price tag summarising both runs."""
+    output = tmp_path / "repeated"
+    done = harness("loadtests", "--backends", "sqlite", "--repeat", "2", "--arrival-rate", "1",
+                   "--duration", "8", "--output", output, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert ("arrival rate 10 sessions per wall second (1 per model second) for every store, "
+            "open loop: 40 users, each starting a session every 4 wall s; 2 runs of each store"
+            in done.stdout)
+    assert sorted(p.name for p in output.iterdir() if (p / "meta.json").is_file()) == [
+        "sqlite-1", "sqlite-2"]
+    check = json.loads((output / "check.json").read_text())
+    assert [(Path(r["path"]).name, r["backend"], r["verdict"]) for r in check["runs"]] == [
+        ("sqlite-1", "sqlite", "consistent"), ("sqlite-2", "sqlite", "consistent")]
+    assert [(g["run"], g["passed"]) for g in check["gates"]] == [
+        ("repeated-sqlite-1", True), ("repeated-sqlite-2", True)]
+    for name in ("sqlite-1", "sqlite-2"):
+        meta = json.loads((output / name / "meta.json").read_text())
+        assert meta["users"] == 40 and meta["client"]["pacing_s"] == pytest.approx(4.0)
+        rate = float(next(line for line in done.stdout.splitlines()
+                          if line.startswith(f"{name}: ")).split()[1])
+        assert 8.5 <= rate <= 11.5, f"{name} started {rate} sessions/s, given 10"
+    summary = json.loads((output / "summary.json").read_text())
+    [tag] = summary["price"]
+    assert tag["backend"] == "sqlite" and tag["runs"] == ["sqlite (sqlite-1)", "sqlite (sqlite-2)"]
+    assert tag["target_rate"]["median"] == pytest.approx(10.0)
+    poll = tag["ops"]["poll"]["client_ms"]["p50"]
+    assert poll["runs"] == 2 and poll["min"] <= poll["median"] <= poll["max"]
+    assert "The price tag: latency at the same arrival rate" in (output / "summary.md").read_text()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -146,7 +178,7 @@ def test_a_stop_signal_stops_everything_and_keeps_the_history(
     output = tmp_path / "interrupted"
     campaign = subprocess.Popen(
         [sys.executable, "-m", "loadtests", "--backends", "sqlite", "--duration", "60",
-         "--output", str(output)],
+         "--repeat", "1", "--output", str(output)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     history = output / "sqlite" / "history"
@@ -213,7 +245,7 @@ def test_sigterm_stops_everything_the_postgres_cluster_included(tmp_path: Path) 
     output.parent.chmod(0o755)
     campaign = subprocess.Popen(
         [sys.executable, "-m", "loadtests", "--backends", "postgres", "--servers", "2",
-         "--duration", "60", "--output", str(output)],
+         "--duration", "60", "--repeat", "1", "--output", str(output)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     history = output / "postgres" / "history"

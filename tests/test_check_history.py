@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.checker import check_run, run_to_json
-from analysis.history import HistoryError, find_runs, load_run
+from analysis.history import CHUNK_BYTES, HistoryError, find_runs, load_run, record_from_json
 from support import CHECKER_CASES
 from support.commands import check
 
@@ -26,7 +26,7 @@ def test_every_history_file_is_merged_and_each_record_knows_its_line() -> None:
     run = load_run(TWO_FILES)
     assert run.files == ["history/g-7.jsonl", "history/h-1.jsonl"]
     assert len(run.records) == 7
-    assert [record["host"] for record in run.records].count("g:b2") == 1
+    assert [record.host for record in run.records].count("g:b2") == 1
     assert run.origin(0) == ("history/g-7.jsonl", 1)
     assert run.origin(3) == ("history/h-1.jsonl", 3)
     assert run.meta["format"] == 1
@@ -248,3 +248,81 @@ def test_no_value_in_any_field_makes_the_checker_fail_other_than_with_a_history_
         run_to_json(check_run(load_run(folder)))
     except HistoryError as error:
         assert str(error).startswith(("history/h-1.jsonl:", f"{folder}")), error
+
+
+# --- the fast reader takes every line the format allows, as the line says ----------------------
+
+def lines_of(folder: Path) -> list[dict]:
+    return [json.loads(text) for text in
+            (folder / "history" / "h-1.jsonl").read_text().splitlines() if text.strip()]
+
+
+def test_records_are_the_lines_fields_and_cited_lines_come_back_as_written(
+        tmp_path: Path) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    history = folder / "history" / "h-1.jsonl"
+    lines = lines_of(folder)
+    # keys the reader does not keep, and explicit nulls, still come back in the line's JSON
+    lines[0] = {**lines[0], "trace": {"id": 7}, "status": None}
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run = load_run(folder)
+    assert [record_from_json(line) for line in lines] == run.records
+    assert [run.line_json(index) for index in range(len(lines))] == lines
+    assert run.records[0].status is None and not hasattr(run.records[0], "trace")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("t1", 10 ** 30),          # beyond 64 bits: the typed decoder refuses it, the format not
+    ("server_ms", 3),          # an integer where a number is asked for
+    ("value", 12345),          # a token that is a number
+    ("value", True),
+    ("final", "yes"),          # a field the reader keeps as it is
+    ("settling", [1]),
+    ("error", {"why": "x"}),
+])
+def test_values_the_format_allows_load_whatever_the_fast_decoder_takes(
+        tmp_path: Path, name: str, value: object) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    lines = lines_of(folder)
+    lines[1][name] = value
+    (folder / "history" / "h-1.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines))
+    run = load_run(folder)
+    assert getattr(run.records[1], name) == value
+    assert run.records == [record_from_json(line) for line in lines]
+    assert run.line_json(1)[name] == value
+
+
+def test_crlf_lines_blank_lines_and_a_large_file_keep_their_numbers(tmp_path: Path) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    lines = [json.dumps(line) for line in lines_of(folder)]
+    # Many copies, so that the file spans several of the reader's chunks; a blank line and a
+    # CRLF line ending in the middle of the third copy.
+    copies = 3 * CHUNK_BYTES // sum(len(line) + 1 for line in lines)
+    text = lines * copies
+    text[2 * len(lines) + 1] += "\r"
+    text.insert(2 * len(lines) + 2, "  ")
+    (folder / "history" / "h-1.jsonl").write_text("\n".join(text) + "\n")
+    run = load_run(folder)
+    assert len(run.records) == len(lines) * copies
+    assert run.origin(2 * len(lines) + 2) == ("history/h-1.jsonl", 2 * len(lines) + 4)
+    assert run.origin(len(run.records) - 1) == ("history/h-1.jsonl", len(text))
+    assert run.line_json(len(run.records) - 1) == json.loads(lines[-1])
+
+
+@pytest.mark.parametrize("read", ["5", '{"candidates": "c1"}', '{"sessions": [["s"]]}',
+                                  '{"offer": {"sdp": "v=0"}}'])
+def test_a_read_that_is_not_an_object_of_tokens_is_named(tmp_path: Path, read: str) -> None:
+    line = A_LINE + ', "status": null, "read": ' + read + "}"
+    folder = with_line(tmp_path, line, at=2)
+    with pytest.raises(HistoryError, match=r"history/h-1\.jsonl:3: read must be null or an "
+                                           "object"):
+        load_run(folder)
+
+
+def test_a_line_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    folder = copy_case(tmp_path, CONSISTENT_CASE)
+    history = folder / "history" / "h-1.jsonl"
+    history.write_bytes(history.read_bytes() + b'{"op": "poll", "host": "\xff"}\n')
+    with pytest.raises(HistoryError, match=r"history/h-1\.jsonl:7: not UTF-8 text"):
+        load_run(folder)

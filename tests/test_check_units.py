@@ -17,7 +17,7 @@ from analysis.checker.result import EXAMPLES_KEPT, RunResult
 from analysis.gates import Expectation, GateError, evaluate
 from analysis.history import load_run
 from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT, INCONCLUSIVE
-from support import CHECKER_CASES, loaded_run
+from support import CHECKER_CASES, loaded_run, record
 
 
 def test_lag_percentiles_are_nearest_rank_in_milliseconds() -> None:
@@ -91,9 +91,9 @@ def test_a_verdict_needs_evidence_and_says_why_in_one_line() -> None:
 
 def test_a_409_to_a_second_answer_is_the_protocol_working_not_a_failure() -> None:
     coverage = Coverage()
-    for record in [{"op": "answer", "type": "ok", "status": 200},
-                   *[{"op": "answer", "type": "fail", "status": 409}] * 3]:
-        coverage.count(record)
+    for answer in [record(op="answer", type="ok", status=200),
+                   *[record(op="answer", type="fail", status=409)] * 3]:
+        coverage.count(answer)
     assert (coverage.under_load, coverage.refused, coverage.failed) == (4, 0, 0)
 
 

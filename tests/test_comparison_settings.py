@@ -41,3 +41,29 @@ def test_an_expect_changes_the_gate_of_the_runs_it_names_only(tmp_path: Path) ->
                              Expectation("sqlite", "consistent"))
     external = load_settings(["--host", "http://127.0.0.1:9", "--output", str(tmp_path / "x")])
     assert external.expect == ()
+
+
+def test_the_arrival_rate_makes_the_users_and_their_pacing(tmp_path: Path) -> None:
+    full = load_settings(["--backends", "sqlite", "--output", str(tmp_path / "a")])
+    assert (full.arrival_rate, full.repeat, full.duration_s) == (2.4, 3, 25)
+    assert full.users == 96 and full.pacing_model_s == pytest.approx(40.0)
+    assert full.wall_rate == pytest.approx(24.0) and full.spawn_rate == 96
+    assert full.run_names("sqlite") == ["sqlite-1", "sqlite-2", "sqlite-3"]
+    quick = load_settings(["--quick", "--backends", "sqlite", "--output", str(tmp_path / "b")])
+    assert (quick.arrival_rate, quick.repeat, quick.users) == (1.2, 1, 48)
+    assert quick.run_names("sqlite") == ["sqlite"]
+    odd = load_settings(["--arrival-rate", "0.7", "--time-scale", "1", "--output",
+                         str(tmp_path / "c")])
+    # A whole number of users, each a little slower than every 40 s, keeps the rate exact.
+    assert odd.users == 28 and odd.users / odd.pacing_model_s == pytest.approx(0.7)
+    assert odd.wall_rate == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("option", ["--arrival-rate", "--repeat"])
+def test_a_rate_or_repeat_that_is_not_positive_is_refused(option: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        load_settings([option, "0", "--output", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert f"{option} must be greater than 0" in capsys.readouterr().err

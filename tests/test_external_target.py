@@ -22,7 +22,8 @@ def test_a_target_without_leave_or_config_is_loaded_checked_and_found_consistent
     output = tmp_path / "external"
     with Target("no-leave", "--db", str(tmp_path / "rondevu.db")) as target:
         done = run("loadtests", "--host", target.url, "--name", "rondevu", "--duration", "6",
-                   "--users", "4", "--stop-timeout", "2", "--session-ttl", "300000",
+                   "--arrival-rate", "1", "--pacing", "4", "--repeat", "1", "--stop-timeout",
+                   "2", "--session-ttl", "300000",
                    "--scenarios", "Handshake,IceTrickle", "--output", output, timeout=180)
     print(done.stdout[-3000:], done.stderr[-3000:])
     assert done.returncode == 0, done.stderr

@@ -17,8 +17,9 @@ from analysis.__main__ import main
 from analysis.campaign import Campaign, load_campaign
 from analysis.checker import ANOMALY_TYPES
 from analysis.plot_cli import figures, nice_bucket
+from analysis.history import Record
 from analysis.timeline import describe_op, session_timeline
-from support import FIXTURE_TIMELINES, HISTORY_FILE, PLOTS_COMPARISON, loaded_run
+from support import FIXTURE_TIMELINES, HISTORY_FILE, PLOTS_COMPARISON, loaded_run, record
 
 CHECK = json.loads((PLOTS_COMPARISON / "check.json").read_text())
 
@@ -51,11 +52,11 @@ def test_percentiles_are_exact_not_bucketed() -> None:
 
 def test_latencies_take_ok_operations_under_load_and_count_errors() -> None:
     records = [
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 2_000_000, "server_ms": 0.5},
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 4_000_000},
-        {"op": "poll", "type": "ok", "t0": 0, "t1": 9_000_000_000, "final": True},
-        {"op": "answer", "type": "fail", "t0": 0, "t1": 1_000_000},
-        {"op": "answer", "type": "info", "t0": 0, "t1": 30_000_000_000},
+        record(op="poll", type="ok", t0=0, t1=2_000_000, server_ms=0.5),
+        record(op="poll", type="ok", t0=0, t1=4_000_000),
+        record(op="poll", type="ok", t0=0, t1=9_000_000_000, final=True),
+        record(op="answer", type="fail", t0=0, t1=1_000_000),
+        record(op="answer", type="info", t0=0, t1=30_000_000_000),
     ]
     lat = stats.latencies(records)
     assert list(lat) == ["answer", "poll"]
@@ -68,13 +69,13 @@ def test_latencies_take_ok_operations_under_load_and_count_errors() -> None:
 def test_throughput_places_each_host_on_its_own_clock() -> None:
     second = stats.NS_PER_S
     records = [
-        {"host": "a", "type": "ok", "t0": 100 * second, "t1": 100 * second + 10},
-        {"host": "a", "type": "info", "t0": 101 * second, "t1": 101 * second + 10},
-        {"host": "b", "type": "ok", "t0": 7 * second, "t1": 7 * second + 10},
-        {"host": "b", "type": "ok", "t0": 8 * second, "t1": 8 * second + 10},
+        record(host="a", type="ok", t0=100 * second, t1=100 * second + 10),
+        record(host="a", type="info", t0=101 * second, t1=101 * second + 10),
+        record(host="b", type="ok", t0=7 * second, t1=7 * second + 10),
+        record(host="b", type="ok", t0=8 * second, t1=8 * second + 10),
         # A 409 to a second answer is the protocol working: counted with the ok operations.
-        {"host": "b", "op": "answer", "type": "fail", "status": 409, "t0": 8 * second,
-         "t1": 8 * second + 20},
+        record(host="b", op="answer", type="fail", status=409, t0=8 * second,
+               t1=8 * second + 20),
     ]
     series = stats.throughput(records, bucket_s=1.0)
     assert series.start_s == [0.0, 1.0]
@@ -86,9 +87,9 @@ def test_throughput_places_each_host_on_its_own_clock() -> None:
 def test_time_under_load_is_the_union_of_the_processes_spans() -> None:
     second = stats.NS_PER_S
 
-    def op(pid: int, t0: float, t1: float, **extra: object) -> dict[str, object]:
-        return {"host": "a", "client": f"a/{pid}/u1/offerer", "t0": int(t0 * second),
-                "t1": int(t1 * second), **extra}
+    def op(pid: int, t0: float, t1: float, **extra: object) -> Record:
+        return record(host="a", client=f"a/{pid}/u1/offerer", t0=int(t0 * second),
+                      t1=int(t1 * second), **extra)
 
     sparse = [op(1, 0, 0.01), op(1, 1, 1.01), op(1, 2, 2.01)]  # one user, idle between polls
     assert stats.span_s(sparse) == pytest.approx(2.01)
@@ -118,12 +119,41 @@ def test_latency_figure_has_a_panel_per_operation_and_a_curve_per_store(
         assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
         assert len(ax.get_lines()) == 3
         assert [t.get_text() for t in ax.get_xticklabels()] == ["p50", "p90", "p99", "p99.9"]
-        assert len(ax.get_lines()[0].get_xdata()) == len(stats.CURVE_PERCENTILES)
+        # Each curve is labelled with its samples and stops where they stop supporting it.
+        for line, text in zip(ax.get_lines(), ax.texts):
+            n = int(text.get_text().removeprefix("n="))
+            store, op = line.get_label().split(":")[0], ax.get_title()
+            assert n == len(samples[store][op])
+            drawn = [p for p in stats.CURVE_PERCENTILES if stats.supported(p, n)]
+            assert len(line.get_xdata()) == max(len(drawn), 1)
+            assert line.get_xdata()[-1] <= n  # the x axis is 1 / (1 - q): never past n
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "kv: modelled storage latency (slept)" in legend
     assert "sqlite: real storage latency" in legend
     model_axis = fig.axes[-1].child_axes[0]
-    assert model_axis.get_ylabel() == "model ms"
+    assert model_axis.get_ylabel() == "model ms (kv only)"
+    only_real = plots.latency_figure({"sqlite": samples["sqlite"]}, {"sqlite": "real"}, title="t",
+                                     ylabel="wall ms", time_scale=0.1)
+    assert not any(ax.child_axes for ax in only_real.axes), "model ms means nothing for sqlite"
+
+
+def test_no_percentile_is_drawn_that_the_samples_cannot_support() -> None:
+    assert stats.supported(99.0, 100) and not stats.supported(99.0, 99)
+    assert stats.supported(99.9, 1000) and not stats.supported(99.9, 999)
+    assert stats.supported(50.0, 2) and not stats.supported(50.0, 1)
+    fourteen = [float(v) for v in range(1, 15)]
+    p50, p90, p99, p999 = stats.percentiles(fourteen, [50, 90, 99, 99.9])
+    assert p50 == pytest.approx(7.5) and p90 == pytest.approx(12.7)
+    assert p99 is None and p999 is None  # no p99.9 from 14 samples
+    fig = plots.latency_figure({"kv": {"poll": fourteen, "answer": [3.0]}}, {"kv": "modelled"},
+                               title="t", ylabel="wall ms")
+    poll, answer = (next(ax for ax in fig.axes if ax.get_title() == op)
+                    for op in ("poll", "answer"))
+    (curve,) = poll.get_lines()
+    assert curve.get_xdata()[-1] <= 14 and curve.get_ydata()[-1] < 14.0
+    assert [t.get_text() for t in poll.texts] == ["n=14"]
+    (point,) = answer.get_lines()  # one sample: one point at the median, no curve
+    assert list(point.get_ydata()) == [3.0] and point.get_marker() == "o"
 
 
 def test_latency_curve_reaches_the_slowest_sample() -> None:
@@ -148,8 +178,8 @@ def test_throughput_figure_plots_ok_and_errors_per_store(campaign: Campaign) -> 
     # kv's two writes refused with a 500 (unknown outcome) and the poll answered 404 (failed)
     assert sum(kv_errors[:-1]) * 0.1 == pytest.approx(3.0)
     # sqlite's ok operations, and its second answer refused with 409: the protocol working.
-    live_ok = sum(1 for r in campaign.runs[2].records if not r["final"]
-                  and (r["type"] == "ok" or r["status"] == 409))
+    live_ok = sum(1 for r in campaign.runs[2].records if not r.final
+                  and (r.type == "ok" or r.status == 409))
     assert sum(ok_ax.get_lines()[2].get_ydata()[:-1]) * 0.1 == pytest.approx(live_ok)
     assert sum(err_ax.get_lines()[2].get_ydata()) == 0
 
@@ -164,11 +194,11 @@ def test_throughput_figure_shades_each_stores_fault_windows(campaign: Campaign) 
     """The windows are placed on the same clock as the throughput: seconds since the host's
     first operation under load."""
     kv = campaign.runs[0]
-    first = min(r["t0"] for r in kv.records if not r["final"])
+    first = min(r.t0 for r in kv.records if not r.final)
     faults = [{"kind": "kill", "t0": first + 1_000_000_000, "t1": first + 1_500_000_000,
-               "host": kv.records[0]["host"]},
+               "host": kv.records[0].host},
               {"kind": "pause", "t0": first + 2_000_000_000, "t1": first + 2_250_000_000,
-               "host": kv.records[0]["host"]},
+               "host": kv.records[0].host},
               {"kind": "kill", "t0": 0, "t1": 1, "host": "a host with no operation"}]
     windows = stats.fault_windows(faults, stats.first_invocations(kv.records))
     assert windows == [stats.FaultWindow("kill", 1.0, 1.5), stats.FaultWindow("pause", 2.0, 2.25)]
@@ -234,7 +264,7 @@ def test_timeline_outlines_exactly_the_proving_operations(campaign: Campaign) ->
     rmw = campaign.runs[1]
     example = rmw.check["anomalies"]["lost-candidate"]["examples"][0]
     timeline = session_timeline(rmw.loaded, example, "rmw", 0.1)
-    in_session = [r for r in rmw.records if r["session"] == example["session"]]
+    in_session = [r for r in rmw.records if r.session == example["session"]]
     assert len(timeline.bars) == len(in_session)
     # cr1a's acknowledged append (line 3) and the final read that lacks it (line 30)
     assert [(op["op"], op["line"]) for op in example["ops"]] == [("candidate", 3), ("poll", 30)]
@@ -298,10 +328,10 @@ def test_timeline_keeps_one_panel_without_a_long_settle() -> None:
 def test_figure_labels_shorten_long_tokens_and_lists() -> None:
     read = {"offer": "6516700215880000026",
             "candidates": [f"65167002158800000{n}" for n in range(10, 16)]}
-    label = describe_op({"op": "poll", "type": "ok", "read": read, "final": True}, short=True)
+    label = describe_op(record(side="answerer", read=read, final=True), short=True)
     assert label == "poll final offer=\u2026000026 [\u2026000010,\u2026000011,\u2026000012," \
                     "\u2026000013,+2 more]"
-    assert "6516700215880000026" in describe_op({"op": "poll", "type": "ok", "read": read})
+    assert "6516700215880000026" in describe_op(record(side="answerer", read=read))
 
 
 def test_timeline_draws_a_proving_operation_from_outside_the_session() -> None:

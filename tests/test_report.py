@@ -18,6 +18,7 @@ from analysis.campaign import load_campaign
 from analysis.checker import ANOMALY_TYPES
 from analysis.checker.evidence import Coverage, verdict
 from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
+from analysis.price import price_tag
 from analysis.report import build_summary
 from analysis.report_render import render_markdown
 from analysis.verdicts import (
@@ -360,3 +361,26 @@ def test_the_checked_in_check_json_is_what_the_checker_finds_now() -> None:
             if a["count"]} == set(ANOMALY_TYPES)
     assert {entry["backend"]: entry["server_errors"] for entry in CHECK["runs"]} == {
         "kv": 2, "rmw": 0, "sqlite": 0}
+
+
+def test_the_price_tag_is_the_median_of_each_runs_percentile_with_its_spread(
+        written: WrittenReport) -> None:
+    summary = json.loads((written[0] / "summary.json").read_text())
+    stores = {s["store"]: s for s in summary["stores"]}
+    tags = {tag["backend"]: tag for tag in summary["price"]}
+    assert list(tags) == ["kv", "rmw", "sqlite"] and tags["kv"]["runs"] == ["kv"]
+    # One run: the median is the run's own figure; too few samples leave p99 out.
+    kv_answer = tags["kv"]["ops"]["answer"]["client_ms"]
+    assert kv_answer["p50"] == {"median": pytest.approx(9.0), "min": pytest.approx(9.0),
+                                "max": pytest.approx(9.0), "runs": 1}
+    assert kv_answer["p99"] is None and stores["kv"]["ops"]["answer"]["client_ms"]["p99"] is None
+    # Three runs of one store: the median of the runs' figures, and the lowest and highest.
+    runs = [{**stores["sqlite"], "store": f"sqlite ({n})",
+             "ops": {"poll": {"client_ms": {"p50": p50, "p95": None, "p99": None},
+                              "server_ms": None}}} for n, p50 in enumerate((3.0, 1.0, 2.0))]
+    [tag] = price_tag(runs)
+    assert tag["runs"] == ["sqlite (0)", "sqlite (1)", "sqlite (2)"]
+    assert tag["ops"]["poll"]["client_ms"]["p50"] == {"median": 2.0, "min": 1.0, "max": 3.0,
+                                                     "runs": 3}
+    assert tag["ops"]["poll"]["client_ms"]["p95"] is None
+    assert "| sqlite | real | 1 | " in (written[0] / "summary.md").read_text()

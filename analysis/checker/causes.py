@@ -26,6 +26,7 @@ from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
 from analysis.checker.result import ERASED, OVERWRITTEN, Cause
+from analysis.history import Record
 
 
 def lost_answer_cause(session: SessionHistory, write: int, final: int, ctx: Context) -> Cause:
@@ -33,27 +34,27 @@ def lost_answer_cause(session: SessionHistory, write: int, final: int, ctx: Cont
     that lacks it."""
     records = ctx.records
     lost = records[write]
-    now = records[final]["read"].get("answer")
+    now = records[final].read.answer
     if now is not None and not _certainly_before_all(session.answer, now, lost, records):
         return Cause(OVERWRITTEN)
     culprit = _culprit(session, lost, records)
     if culprit is None:
         return Cause(ERASED)
-    return Cause(ERASED, culprit, f"{records[culprit].get('side')}-candidate")
+    return Cause(ERASED, culprit, f"{records[culprit].side}-candidate")
 
 
-def _certainly_before_all(answer: ObjectHistory, value: Any, lost: dict[str, Any],
-                          records: list[dict[str, Any]]) -> bool:
+def _certainly_before_all(answer: ObjectHistory, value: Any, lost: Record,
+                          records: list[Record]) -> bool:
     """Whether every write of answer ``value`` completed, on the lost answer's host, before the
     lost answer was written (so none of them can have replaced it)."""
     writes = [records[i] for i in answer.writes
-              if records[i].get("value") == value and records[i]["type"] != "fail"]
-    return bool(writes) and all(w["host"] == lost["host"] and w["t1"] < lost["t0"]
+              if records[i].value == value and records[i].type != "fail"]
+    return bool(writes) and all(w.host == lost.host and w.t1 < lost.t0
                                 for w in writes)
 
 
-def _culprit(session: SessionHistory, lost: dict[str, Any],
-             records: list[dict[str, Any]]) -> int | None:
+def _culprit(session: SessionHistory, lost: Record,
+             records: list[Record]) -> int | None:
     """The latest acknowledged write after ``lost`` (same host) whose value its object's final
     reads hold; None when there is none.
 
@@ -65,18 +66,18 @@ def _culprit(session: SessionHistory, lost: dict[str, Any],
         held = _finally_held(obj, records)
         for index in obj.writes:
             record = records[index]
-            if (record["type"] == "ok" and record["host"] == lost["host"]
-                    and record["t1"] > lost["t1"] and record.get("value") in held
-                    and (best is None or record["t1"] > records[best]["t1"])):
+            if (record.type == "ok" and record.host == lost.host
+                    and record.t1 > lost.t1 and record.value in held
+                    and (best is None or record.t1 > records[best].t1)):
                 best = index
     return best
 
 
-def _finally_held(obj: ObjectHistory, records: list[dict[str, Any]]) -> set[Any]:
+def _finally_held(obj: ObjectHistory, records: list[Record]) -> set[Any]:
     """The values some final read of ``obj`` holds."""
     held: set[Any] = set()
     for state, indices in obj.states.items():
-        if any(records[index].get("final") for index in indices):
+        if any(records[index].final for index in indices):
             held.update(state)
     return held
 
@@ -84,15 +85,15 @@ def _finally_held(obj: ObjectHistory, records: list[dict[str, Any]]) -> set[Any]
 def describe_culprit(session: SessionHistory, culprit: int, ctx: Context) -> str:
     """``"the offerer's ICE candidate update x7f, written by …, acknowledged at 1.207 s"``."""
     record = ctx.records[culprit]
-    return (f"the {record['side']}'s ICE candidate update {explain.token(record.get('value'))}, "
+    return (f"the {record.side}'s ICE candidate update {explain.token(record.value)}, "
             f"written by {explain.who(record)}, {explain.outcome(record, ctx.clock)}")
 
 
-def cause_words(cause: Cause, final: dict[str, Any], session: SessionHistory,
+def cause_words(cause: Cause, final: Record, session: SessionHistory,
                 ctx: Context) -> str:
     """The sentence a lost answer's explanation ends with: what took its place, or what erased
     it."""
-    now = final["read"].get("answer")
+    now = final.read.answer
     if cause.cause == OVERWRITTEN:
         return f"overwritten: another answer, {explain.token(now)}, took its place"
     state = ("no answer" if now is None else

@@ -24,6 +24,7 @@ from typing import Any
 from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory, first_acks, peer
+from analysis.history import Record
 
 
 def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
@@ -41,9 +42,9 @@ def check_monotonic_writes(session: SessionHistory, obj: ObjectHistory, ctx: Con
                 continue
             if held is None:
                 held = set(state)
-            earlier = records[before[0]].get("value")
+            earlier = records[before[0]].value
             if earlier not in held:
-                first = min(reads, key=lambda index: records[index]["t1"])
+                first = min(reads, key=lambda index: records[index].t1)
                 ctx.findings.add(
                     "monotonic-writes", session.code, [before[0], before[1], first],
                     lambda b=before, r=first, n=len(reads): _order_words(obj, b, r, n, ctx),
@@ -61,17 +62,17 @@ def check_cross_object(session: SessionHistory, ctx: Context) -> None:
     needs_answer: dict[Any, tuple[int, int]] = {}
     for index in session.lists["answerer"].writes:
         record = records[index]
-        answer = answered.get(peer(record.get("client")))
-        if (record["type"] != "fail" and answer is not None
-                and records[answer]["t1"] < record["t0"]):
-            needs_answer[record.get("value")] = (answer, index)
+        answer = answered.get(peer(record.client))
+        if (record.type != "fail" and answer is not None
+                and records[answer].t1 < record.t0):
+            needs_answer[record.value] = (answer, index)
     if not needs_answer:
         return
     for index in session.offerer_reads:
-        read = records[index]["read"]
-        if read.get("answer") is not None:
+        read = records[index].read
+        if read.answer is not None:
             continue
-        for value in read["candidates"]:
+        for value in read.candidates:
             pair = needs_answer.get(value)
             if pair is not None:
                 ctx.findings.add(
@@ -81,28 +82,28 @@ def check_cross_object(session: SessionHistory, ctx: Context) -> None:
                 break
 
 
-def _predecessors(writes: list[int], records: list[dict[str, Any]]) -> dict[Any, tuple[int, int]]:
+def _predecessors(writes: list[int], records: list[Record]) -> dict[Any, tuple[int, int]]:
     """token -> (the same peer's acknowledged write that completed last before this one was
     sent, this write). Requiring that one, transitively, requires the peer's earlier ones."""
     by_peer: dict[Any, list[int]] = {}
     for index in writes:
-        if records[index]["type"] != "fail":
-            by_peer.setdefault(peer(records[index].get("client")), []).append(index)
+        if records[index].type != "fail":
+            by_peer.setdefault(peer(records[index].client), []).append(index)
     needs: dict[Any, tuple[int, int]] = {}
     for indices in by_peer.values():
         if len(indices) < 2:
             continue
-        sent = sorted(indices, key=lambda index: records[index]["t0"])
-        acked = sorted((i for i in indices if records[i]["type"] == "ok"),
-                       key=lambda index: records[index]["t1"])
+        sent = sorted(indices, key=lambda index: records[index].t0)
+        acked = sorted((i for i in indices if records[i].type == "ok"),
+                       key=lambda index: records[index].t1)
         position, latest = 0, None
         for index in sent:
             record = records[index]
-            while position < len(acked) and records[acked[position]]["t1"] < record["t0"]:
+            while position < len(acked) and records[acked[position]].t1 < record.t0:
                 latest = acked[position]
                 position += 1
             if latest is not None:
-                needs[record.get("value")] = (latest, index)
+                needs[record.value] = (latest, index)
     return needs
 
 
@@ -112,18 +113,18 @@ def _order_words(obj: ObjectHistory, pair: tuple[int, int], read: int, reads: in
     earlier, later = records[pair[0]], records[pair[1]]
     also = f" (as do {reads - 1} other reads)" if reads > 1 else ""
     return (f"{explain.poll(records[read], clock)} shows "
-            f"{obj.describe(explain.token(later.get('value')))}, appended by "
+            f"{obj.describe(explain.token(later.value))}, appended by "
             f"{explain.who(later)} at {clock.span(later)}, but not "
-            f"{explain.token(earlier.get('value'))}, which the same peer appended before, "
+            f"{explain.token(earlier.value)}, which the same peer appended before, "
             f"{explain.outcome(earlier, clock)}{also}: it reads "
-            f"{explain.shown(tuple(records[read]['read']['candidates']))}")
+            f"{explain.shown(tuple(records[read].read.candidates))}")
 
 
 def _cross_words(pair: tuple[int, int], read: int, ctx: Context) -> str:
     records, clock = ctx.records, ctx.clock
     answer, candidate = records[pair[0]], records[pair[1]]
     return (f"{explain.poll(records[read], clock)} shows candidate "
-            f"{explain.token(candidate.get('value'))} of the answerer's list, appended by "
+            f"{explain.token(candidate.value)} of the answerer's list, appended by "
             f"{explain.who(candidate)} at {clock.span(candidate)}, but reads the answer as null, "
-            f"although the same peer's answer {explain.token(answer.get('value'))} was "
+            f"although the same peer's answer {explain.token(answer.value)} was "
             f"{explain.outcome(answer, clock)}, before that candidate was sent")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from analysis.checker.explain import Clock
 from analysis.checker.result import Findings
+from analysis.history import Record
 
 if TYPE_CHECKING:
     from analysis.checker.faults import Kill
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    records: list[dict[str, Any]]
+    records: list[Record]
     clock: Clock
     findings: Findings
     session_ttl_ns: int | None

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from analysis.history import NO_RESPONSE, REFUSED, after_load, outcome
+from analysis.history import NO_RESPONSE, REFUSED, Record, after_load, outcome
 from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT, INCONCLUSIVE
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class Coverage:
     left: int = 0
     """Of the written sessions not verified, those that were left."""
 
-    def count(self, record: dict[str, Any]) -> None:
+    def count(self, record: Record) -> None:
         """Count one record's outcome, if it was made under load."""
         if after_load(record):
             return
@@ -62,7 +62,7 @@ class Coverage:
             self.no_response += 1
         elif ended == REFUSED:
             self.refused += 1
-            if record.get("status", 0) >= 500:
+            if record.status >= 500:
                 self.server_errors += 1
 
     @property

@@ -35,7 +35,7 @@ from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.explain import Clock
 from analysis.checker.model import ObjectHistory, SessionHistory
-from analysis.history import KILL
+from analysis.history import KILL, Record
 
 
 @dataclass(frozen=True)
@@ -87,16 +87,16 @@ def check_durability(session: SessionHistory, ctx: Context) -> None:
         return
     records = ctx.records
     gone = _valid_not_found(session, ctx)
-    alive = [index for index in _session_indices(session) if records[index]["type"] == "ok"]
+    alive = [index for index in _session_indices(session) if records[index].type == "ok"]
     for index in session.creates:
-        if records[index]["type"] == "ok":
+        if records[index].type == "ok":
             _judge(session, index, [(i, True) for i in alive] + gone, "the session", ctx)
     for obj, reads in _objects_and_reads(session):
         for index in obj.writes:
             record = records[index]
-            if record["type"] != "ok":
+            if record.type != "ok":
                 continue
-            value = record.get("value")
+            value = record.value
             shown = [(read, holds(records[read], value)) for read, holds in reads]
             _judge(session, index, shown + gone, obj.label, ctx)
 
@@ -104,8 +104,8 @@ def check_durability(session: SessionHistory, ctx: Context) -> None:
 def _objects_and_reads(session: SessionHistory
                        ) -> Iterator[tuple[ObjectHistory, list[tuple[int, Callable[..., bool]]]]]:
     """Each written object with its reads and how a read shows a value."""
-    in_list = lambda record, value: value in record["read"]["candidates"]  # noqa: E731
-    answered = lambda record, value: record["read"].get("answer") == value  # noqa: E731
+    in_list = lambda record, value: value in record.read.candidates  # noqa: E731
+    answered = lambda record, value: record.read.answer == value  # noqa: E731
     yield session.lists["offerer"], [(i, in_list) for i in session.offer_reads]
     yield session.lists["answerer"], [(i, in_list) for i in session.offerer_reads]
     yield session.answer, [(i, answered) for i in session.offerer_reads]
@@ -126,14 +126,14 @@ def _valid_not_found(session: SessionHistory, ctx: Context) -> list[Read]:
     """The session's 404s that say its data is gone: before its earliest possible expiry and
     with no leave sent before them. Without a known lifetime, none."""
     records = ctx.records
-    created = [records[i] for i in session.creates if records[i]["type"] == "ok"]
+    created = [records[i] for i in session.creates if records[i].type == "ok"]
     if ctx.session_ttl_ns is None or not created:
         return []
-    expiry = min(record["t0"] for record in created) + ctx.session_ttl_ns
-    leaves = [records[i]["t0"] for i in session.leaves]
+    expiry = min(record.t0 for record in created) + ctx.session_ttl_ns
+    leaves = [records[i].t0 for i in session.leaves]
     return [(index, False) for index in session.not_found
-            if records[index]["t1"] < expiry
-            and not any(t0 < records[index]["t1"] for t0 in leaves)]
+            if records[index].t1 < expiry
+            and not any(t0 < records[index].t1 for t0 in leaves)]
 
 
 def _judge(session: SessionHistory, write: int, reads: list[Read], label: str,
@@ -141,15 +141,15 @@ def _judge(session: SessionHistory, write: int, reads: list[Read], label: str,
     """Hold one acknowledged write against every kill after it on its host."""
     records = ctx.records
     record = records[write]
-    host = record["host"]
-    on_host = sorted(((records[i]["t0"], i, shows) for i, shows in reads
-                      if records[i]["host"] == host and records[i]["t0"] > record["t1"]))
+    host = record.host
+    on_host = sorted(((records[i].t0, i, shows) for i, shows in reads
+                      if records[i].host == host and records[i].t0 > record.t1))
     decided = False
     for kill in ctx.kills.get(host, ()):
-        if kill.start <= record["t1"]:
+        if kill.start <= record.t1:
             continue
-        before = [(records[i]["t1"], i, shows) for _t0, i, shows in on_host
-                  if records[i]["t1"] < kill.start]
+        before = [(records[i].t1, i, shows) for _t0, i, shows in on_host
+                  if records[i].t1 < kill.start]
         if before and not max(before)[2]:
             continue  # already missing before the kill: not the kill's doing
         after = [(i, shows) for t0, i, shows in on_host if t0 > kill.end]
@@ -173,8 +173,8 @@ def _lost_words(write: int, label: str, kill: Kill, held: int | None,
     records, clock = ctx.records, ctx.clock
     w, first = records[write], records[after[0][0]]
     fault = kill.fault
-    what = (f"the create of session {w.get('session')}" if w["op"] == "create"
-            else f"{w['op']} {explain.token(w.get('value'))} of {label}")
+    what = (f"the create of session {w.session}" if w.op == "create"
+            else f"{w.op} {explain.token(w.value)} of {label}")
     before = ("; the last read before the kill held it: "
               + _read_words(records[held], clock)) if held is not None else ""
     more = f" ({len(after)} reads after the kill in all)" if len(after) > 1 else ""
@@ -185,14 +185,13 @@ def _lost_words(write: int, label: str, kill: Kill, held: int | None,
             f"{_read_words(first, clock)}{more}")
 
 
-def _read_words(record: dict[str, Any], clock: Clock) -> str:
+def _read_words(record: Record, clock: Clock) -> str:
     """A read in words: a poll and what it returned, or another operation and its answer."""
-    if record["op"] == "poll" and record["type"] == "ok":
-        read = record["read"]
-        shown = (f"answer {read.get('answer')}" if record.get("side") == "offerer"
-                 and "answer" in read else "")
+    if record.op == "poll" and record.type == "ok":
+        read = record.read
+        shown = f"answer {read.answer}" if record.side == "offerer" else ""
         return (f"{explain.poll(record, clock)}, reading candidates "
-                f"{explain.shown(tuple(read['candidates']))}" + (f" and {shown}" if shown else ""))
-    status = record.get("status")
-    return (f"the {record['op']} by {explain.who(record)} at {clock.span(record)}, answered "
-            f"{status}" + (f" ({record.get('error')})" if record.get("error") else ""))
+                f"{explain.shown(read.candidates)}" + (f" and {shown}" if shown else ""))
+    status = record.status
+    return (f"the {record.op} by {explain.who(record)} at {clock.span(record)}, answered "
+            f"{status}" + (f" ({record.error})" if record.error else ""))

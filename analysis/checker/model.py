@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.history import HistoryError
+from analysis.history import HistoryError, Record
 
 LIST = "list"
 REGISTER = "register"
@@ -71,7 +71,7 @@ class SessionHistory:
 
 
 def split_session(
-    code: str, indices: list[int], records: list[dict[str, Any]], where: Any
+    code: str, indices: list[int], records: list[Record], where: Any
 ) -> SessionHistory:
     """Sort one session's records into its objects; ``where(index)`` names a record for errors."""
     offerer_list = ObjectHistory(LIST, "the offerer's list")
@@ -80,34 +80,34 @@ def split_session(
     session = SessionHistory(code, {"offerer": offerer_list, "answerer": answerer_list}, answer)
     for index in indices:
         record = records[index]
-        op = record["op"]
-        kind = record["type"]
+        op = record.op
+        kind = record.type
         if kind == "ok":
             session.exists = True
-        elif kind == "fail" and record.get("status") == 404:
+        elif kind == "fail" and record.status == 404:
             session.not_found.append(index)
         if op == "poll":
             if kind != "ok":
                 continue
-            read = record["read"]
-            side = record.get("side")
-            final = record.get("final")
+            read = record.read
+            side = record.side
+            final = record.final
             if side == "offerer":
-                _add_read(answerer_list.states, tuple(read["candidates"]), index)
-                value = read.get("answer")
+                _add_read(answerer_list.states, tuple(read.candidates), index)
+                value = read.answer
                 _add_read(answer.states, () if value is None else (value,), index)
                 session.offerer_reads.append(index)
                 if final:
                     answerer_list.read_after_settling = answer.read_after_settling = True
             elif side == "answerer":
-                _add_read(offerer_list.states, tuple(read["candidates"]), index)
+                _add_read(offerer_list.states, tuple(read.candidates), index)
                 session.offer_reads.append(index)
                 if final:
                     offerer_list.read_after_settling = True
             else:
                 _no_side(record, index, where)
         elif op == "candidate":
-            side = record.get("side")
+            side = record.side
             if side == "offerer":
                 offerer_list.writes.append(index)
             elif side == "answerer":
@@ -136,16 +136,16 @@ def peer(client: Any) -> Any:
     return f"{head}/{base}" if dot and lane.isdigit() else client
 
 
-def first_acks(indices: list[int], records: list[dict[str, Any]], field: str) -> dict[Any, int]:
+def first_acks(indices: list[int], records: list[Record], field: str) -> dict[Any, int]:
     """Per value of ``field`` (``"value"``, or ``"client"``: per peer), the write acknowledged
     first."""
     first: dict[Any, int] = {}
     for index in indices:
         record = records[index]
-        if record["type"] == "ok":
-            key = peer(record.get(field)) if field == "client" else record.get(field)
+        if record.type == "ok":
+            key = peer(record.client) if field == "client" else getattr(record, field)
             best = first.get(key)
-            if best is None or record["t1"] < records[best]["t1"]:
+            if best is None or record.t1 < records[best].t1:
                 first[key] = index
     return first
 
@@ -159,6 +159,6 @@ def _add_read(states: dict[tuple[Any, ...], list[int]], state: tuple[Any, ...], 
         reads.append(index)
 
 
-def _no_side(record: dict[str, Any], index: int, where: Any) -> None:
-    raise HistoryError(f"{where(index)}: {record['op']} needs side offerer or answerer, "
-                       f"got {record.get('side')!r}")
+def _no_side(record: Record, index: int, where: Any) -> None:
+    raise HistoryError(f"{where(index)}: {record.op} needs side offerer or answerer, "
+                       f"got {record.side!r}")

@@ -18,6 +18,7 @@ from typing import Any
 from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
+from analysis.history import Record
 
 
 def check_order(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
@@ -44,29 +45,29 @@ def check_order(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> No
 
 
 def _against_real_time(obj: ObjectHistory, chain: tuple[Any, ...],
-                       records: list[dict[str, Any]]) -> tuple[int, int] | None:
+                       records: list[Record]) -> tuple[int, int] | None:
     """(earlier append, later append) that ``chain`` puts in the wrong order, or None."""
     acked: dict[Any, int] = {}
     sent: dict[Any, list[int]] = {}
     for index in obj.writes:
         record = records[index]
-        if record["type"] == "ok":
-            acked.setdefault(record.get("value"), index)
-        if record["type"] != "fail":
-            sent.setdefault(record.get("value"), []).append(index)
+        if record.type == "ok":
+            acked.setdefault(record.value, index)
+        if record.type != "fail":
+            sent.setdefault(record.value, []).append(index)
     earliest_after: dict[str, int] = {}
     """Per host, the append acknowledged first among those the chain puts after this point."""
     for value in reversed(list(dict.fromkeys(chain))):  # a duplicate counts where first seen
         for index in sent.get(value, ()):
             record = records[index]
-            after = earliest_after.get(record["host"])
-            if after is not None and records[after]["t1"] < record["t0"]:
+            after = earliest_after.get(record.host)
+            if after is not None and records[after].t1 < record.t0:
                 return after, index
         ack = acked.get(value)
         if ack is not None:
-            host = records[ack]["host"]
+            host = records[ack].host
             best = earliest_after.get(host)
-            if best is None or records[ack]["t1"] < records[best]["t1"]:
+            if best is None or records[ack].t1 < records[best].t1:
                 earliest_after[host] = ack
     return None
 
@@ -76,11 +77,11 @@ def _real_time_words(obj: ObjectHistory, pair: tuple[int, int], read: int,
     records, clock = ctx.records, ctx.clock
     earlier, later = records[pair[0]], records[pair[1]]
     return (
-        f"{explain.poll(records[read], clock)} puts {explain.token(later.get('value'))} before "
-        f"{explain.token(earlier.get('value'))} in {obj.label} "
-        f"{explain.shown(tuple(records[read]['read']['candidates']))}, but "
-        f"{explain.token(earlier.get('value'))} was appended by {explain.who(earlier)}, "
-        f"{explain.outcome(earlier, clock)}, before {explain.token(later.get('value'))} was sent "
+        f"{explain.poll(records[read], clock)} puts {explain.token(later.value)} before "
+        f"{explain.token(earlier.value)} in {obj.label} "
+        f"{explain.shown(tuple(records[read].read.candidates))}, but "
+        f"{explain.token(earlier.value)} was appended by {explain.who(earlier)}, "
+        f"{explain.outcome(earlier, clock)}, before {explain.token(later.value)} was sent "
         f"by {explain.who(later)} at {clock.at(later)}"
     )
 

@@ -35,7 +35,7 @@ from analysis.checker.sessions import (
 )
 from analysis.checker.values import check_offer, check_values
 from analysis.checker.visibility import check_visibility
-from analysis.history import LoadedRun, gc_paused
+from analysis.history import LoadedRun, Record, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def check_run(run: LoadedRun, min_verified: float = DEFAULT_MIN_VERIFIED, jobs: 
     records = run.records
     result = RunResult(name=run.name, path=str(run.path), backend=run.backend, meta=run.meta,
                        operations=len(records),
-                       server_errors=sum(1 for r in records if (r.get("status") or 0) >= 500),
+                       server_errors=sum(1 for r in records if (r.status or 0) >= 500),
                        min_verified=min_verified, notes=list(run.warnings))
     coverage = result.coverage
     for record in records:
@@ -196,19 +196,19 @@ def check_session(session: SessionHistory, ctx: Context) -> bool:
     return verifiable
 
 
-def acknowledged_write(session: SessionHistory, records: list[dict[str, Any]]) -> bool:
+def acknowledged_write(session: SessionHistory, records: list[Record]) -> bool:
     """Whether a create, an answer or a candidate of ``session`` was acknowledged: the sessions
     whose verification the verdict counts."""
     writes = [*session.creates, *session.answer.writes,
               *(index for side in session.lists.values() for index in side.writes)]
-    return any(records[index]["type"] == "ok" for index in writes)
+    return any(records[index].type == "ok" for index in writes)
 
 
-def group_by_session(records: list[dict[str, Any]]) -> dict[Any, list[int]]:
+def group_by_session(records: list[Record]) -> dict[Any, list[int]]:
     """Record indices per session code, in history order; records without a session skipped."""
     groups: dict[Any, list[int]] = {}
     for index, record in enumerate(records):
-        code = record.get("session")
+        code = record.session
         if code is None:
             continue
         group = groups.get(code)
@@ -235,6 +235,6 @@ def session_ttl_ns(meta: dict[str, Any], notes: list[str]) -> int | None:
 
 
 def record_with_origin(run: LoadedRun, index: int) -> dict[str, Any]:
-    """A proving record as JSON: the history line plus its ``file`` and ``line``."""
+    """A proving record as JSON: the history line as written, plus its ``file`` and ``line``."""
     file, line = run.origin(index)
-    return {**run.records[index], "file": file, "line": line}
+    return {**run.line_json(index), "file": file, "line": line}

@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory, first_acks
+from analysis.history import Record
 
 
 def check_conflicting_answers(session: SessionHistory, ctx: Context) -> None:
@@ -24,7 +23,7 @@ def check_conflicting_answers(session: SessionHistory, ctx: Context) -> None:
     first_ok = first_acks(session.answer.writes, records, "value")
     if len(first_ok) < 2:
         return
-    ops = sorted(first_ok.values(), key=lambda index: records[index]["t1"])
+    ops = sorted(first_ok.values(), key=lambda index: records[index].t1)
     ctx.findings.add("conflicting-answers", session.code, ops, lambda: _conflict_words(ops, ctx))
 
 
@@ -33,19 +32,19 @@ def check_lost_session(session: SessionHistory, ctx: Context) -> None:
     if ctx.session_ttl_ns is None or not session.not_found:
         return
     records = ctx.records
-    created = [i for i in session.creates if records[i]["type"] == "ok"]
+    created = [i for i in session.creates if records[i].type == "ok"]
     if not created:
         return
-    create_index = min(created, key=lambda index: records[index]["t1"])
+    create_index = min(created, key=lambda index: records[index].t1)
     create = records[create_index]
-    expiry = create["t0"] + ctx.session_ttl_ns
+    expiry = create.t0 + ctx.session_ttl_ns
     leaves = [records[i] for i in session.leaves]
-    for index in sorted(session.not_found, key=lambda i: records[i]["t0"]):
+    for index in sorted(session.not_found, key=lambda i: records[i].t0):
         gone = records[index]
-        if (gone["host"] != create["host"] or gone["t0"] <= create["t1"]
-                or gone["t1"] >= expiry):
+        if (gone.host != create.host or gone.t0 <= create.t1
+                or gone.t1 >= expiry):
             continue
-        if any(leave["host"] != gone["host"] or leave["t0"] < gone["t1"] for leave in leaves):
+        if any(leave.host != gone.host or leave.t0 < gone.t1 for leave in leaves):
             continue
         ctx.findings.add("lost-session", session.code, [create_index, index],
                          lambda: _lost_session_words(create, gone, expiry, ctx))
@@ -59,16 +58,16 @@ def is_verifiable(session: SessionHistory, obj: ObjectHistory) -> bool:
 
 def _conflict_words(ops: list[int], ctx: Context) -> str:
     records, clock = ctx.records, ctx.clock
-    parts = [f"{explain.token(records[i].get('value'))} by {explain.who(records[i])}, "
+    parts = [f"{explain.token(records[i].value)} by {explain.who(records[i])}, "
              f"{explain.outcome(records[i], clock)}" for i in ops]
     return f"{len(ops)} different answers were acknowledged for this session: " + "; ".join(parts)
 
 
-def _lost_session_words(create: dict[str, Any], gone: dict[str, Any], expiry: int,
+def _lost_session_words(create: Record, gone: Record, expiry: int,
                         ctx: Context) -> str:
     clock = ctx.clock
-    remaining = (expiry - gone["t1"]) / 1e9
+    remaining = (expiry - gone.t1) / 1e9
     return (f"the session was created by {explain.who(create)}, "
-            f"{explain.outcome(create, clock)}; the {gone['op']} by {explain.who(gone)} at "
-            f"{clock.span(gone)} answered 404 ({gone.get('error') or 'not found'}), at least "
+            f"{explain.outcome(create, clock)}; the {gone.op} by {explain.who(gone)} at "
+            f"{clock.span(gone)} answered 404 ({gone.error or 'not found'}), at least "
             f"{remaining:.3f} s before the session could expire")

@@ -18,6 +18,7 @@ from typing import Any
 from analysis.checker import explain
 from analysis.checker.context import Context
 from analysis.checker.model import ObjectHistory, SessionHistory
+from analysis.history import Record
 
 
 def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> None:
@@ -27,10 +28,10 @@ def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> N
     failed: dict[Any, int] = {}
     for index in obj.writes:
         record = records[index]
-        if record["type"] == "fail":
-            failed.setdefault(record.get("value"), index)
+        if record.type == "fail":
+            failed.setdefault(record.value, index)
         else:
-            written[record.get("value")] += 1
+            written[record.value] += 1
     states = obj.states
     phantoms = set().union(*states).difference(written)
     duplicates: dict[Any, dict[tuple[Any, ...], list[int]]] = {}
@@ -47,7 +48,7 @@ def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> N
                          lambda v=value, r=read, a=aborted: _phantom_words(obj, v, r, a, ctx))
     for value, holding in duplicates.items():
         read = _first_read_showing(value, holding, records)
-        writes = [i for i in obj.writes if records[i].get("value") == value]
+        writes = [i for i in obj.writes if records[i].value == value]
         ctx.findings.add("duplicate", session.code, writes + [read],
                          lambda v=value, r=read, n=len(writes): _duplicate_words(obj, v, r, n, ctx))
 
@@ -55,15 +56,15 @@ def check_values(session: SessionHistory, obj: ObjectHistory, ctx: Context) -> N
 def check_offer(session: SessionHistory, ctx: Context) -> None:
     """An answerer poll must return the offer this session was created with."""
     records = ctx.records
-    offers = {records[i].get("value") for i in session.creates}
+    offers = {records[i].value for i in session.creates}
     if not offers:
         return
     wrong: dict[Any, int] = {}
     for index in session.offer_reads:
-        offer = records[index]["read"].get("offer")
+        offer = records[index].read.offer
         if offer not in offers:
             best = wrong.get(offer)
-            if best is None or records[index]["t1"] < records[best]["t1"]:
+            if best is None or records[index].t1 < records[best].t1:
                 wrong[offer] = index
     for offer, index in wrong.items():
         ctx.findings.add(
@@ -71,15 +72,15 @@ def check_offer(session: SessionHistory, ctx: Context) -> None:
             lambda o=offer, i=index: (
                 f"{explain.poll(records[i], ctx.clock)} returned the offer "
                 f"{explain.token(o)}, but the session was created with "
-                f"{explain.token(records[session.creates[0]].get('value'))}"
+                f"{explain.token(records[session.creates[0]].value)}"
             ),
         )
 
 
 def _first_read_showing(value: Any, states: dict[tuple[Any, ...], list[int]],
-                        records: list[dict[str, Any]]) -> int:
+                        records: list[Record]) -> int:
     candidates = (index for state, reads in states.items() if value in state for index in reads)
-    return min(candidates, key=lambda index: records[index]["t1"])
+    return min(candidates, key=lambda index: records[index].t1)
 
 
 def _phantom_words(obj: ObjectHistory, value: Any, read: int, aborted: int | None,
@@ -97,7 +98,7 @@ def _phantom_words(obj: ObjectHistory, value: Any, read: int, aborted: int | Non
 def _duplicate_words(obj: ObjectHistory, value: Any, read: int, writes: int,
                      ctx: Context) -> str:
     record = ctx.records[read]
-    tokens = tuple(record["read"]["candidates"])
+    tokens = tuple(record.read.candidates)
     return (f"{explain.poll(record, ctx.clock)} shows {obj.item} {explain.token(value)} "
             f"{tokens.count(value)} times in {obj.label} {explain.shown(tokens)}; "
             f"it was written {writes} time(s)")

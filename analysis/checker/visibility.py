@@ -33,6 +33,7 @@ from analysis.checker import explain
 from analysis.checker.causes import cause_words, lost_answer_cause
 from analysis.checker.context import Context
 from analysis.checker.model import LIST, ObjectHistory, SessionHistory
+from analysis.history import Record
 
 Known = tuple[int, int, bool]
 """(time known, record index that made it known, whether that record is the acknowledgement)."""
@@ -72,7 +73,7 @@ def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bo
             lost[value] = _final_near(writer[value], finals, records)
     during_load = []
     for violation in violations:
-        if not records[violation[0]].get("final"):
+        if not records[violation[0]].final:
             during_load.append(violation)
         elif verifiable:
             for value in violation[2]:
@@ -88,39 +89,39 @@ def check_visibility(session: SessionHistory, obj: ObjectHistory, verifiable: bo
 
 
 def _final_near(write: int, finals: list[tuple[int, tuple[Any, ...]]],
-                records: list[dict[str, Any]]) -> int:
+                records: list[Record]) -> int:
     """The final read to cite for a write that no final read holds: one on the write's host if
     there is one (its times compare with the write's), else the first."""
-    host = records[write]["host"]
-    return next((index for index, _state in finals if records[index]["host"] == host),
+    host = records[write].host
+    return next((index for index, _state in finals if records[index].host == host),
                 finals[0][0])
 
 
-def _writes(obj: ObjectHistory, records: list[dict[str, Any]]
+def _writes(obj: ObjectHistory, records: list[Record]
             ) -> tuple[dict[Any, int], dict[tuple[str, Any], int]]:
     """token -> its write (an acknowledged one if any); (host, token) -> earliest ack there."""
     writer: dict[Any, int] = {}
     acks: dict[tuple[str, Any], int] = {}
     for index in obj.writes:
         record = records[index]
-        kind = record["type"]
+        kind = record.type
         if kind == "fail":
             continue
-        value = record.get("value")
+        value = record.value
         if kind == "ok":
-            key = (record["host"], value)
+            key = (record.host, value)
             best = acks.get(key)
-            if best is None or record["t1"] < records[best]["t1"]:
+            if best is None or record.t1 < records[best].t1:
                 acks[key] = index
             prior = writer.get(value)
-            if prior is None or records[prior]["type"] != "ok":
+            if prior is None or records[prior].type != "ok":
                 writer[value] = index
         else:
             writer.setdefault(value, index)
     return writer, acks
 
 
-def _reads_by_host(states: dict[tuple[Any, ...], list[int]], records: list[dict[str, Any]]
+def _reads_by_host(states: dict[tuple[Any, ...], list[int]], records: list[Record]
                    ) -> tuple[dict[str, list[tuple[int, int, int, tuple[Any, ...]]]],
                               list[tuple[int, tuple[Any, ...]]], set[Any]]:
     """Per host, (t0, t1, index, state) of every read in invocation order; the final reads;
@@ -132,11 +133,11 @@ def _reads_by_host(states: dict[tuple[Any, ...], list[int]], records: list[dict[
         during_load = False
         for index in indices:
             record = records[index]
-            host_entries = entries.get(record["host"])
+            host_entries = entries.get(record.host)
             if host_entries is None:
-                host_entries = entries[record["host"]] = []
-            host_entries.append((record["t0"], record["t1"], index, state))
-            if record.get("final"):
+                host_entries = entries[record.host] = []
+            host_entries.append((record.t0, record.t1, index, state))
+            if record.final:
                 finals.append((index, state))
             else:
                 during_load = True
@@ -149,7 +150,7 @@ def _reads_by_host(states: dict[tuple[Any, ...], list[int]], records: list[dict[
 
 def _first_and_last(view: _Host, host_entries: list[tuple[int, int, int, tuple[Any, ...]]],
                     writer: dict[Any, int], acks: dict[tuple[str, Any], int], host: str,
-                    records: list[dict[str, Any]]) -> None:
+                    records: list[Record]) -> None:
     """Fill ``view.known`` (earliest of ack and first read showing) and ``view.last``."""
     per_state: dict[tuple[Any, ...], list[int]] = {}
     for t0, t1, index, state in host_entries:
@@ -175,7 +176,7 @@ def _first_and_last(view: _Host, host_entries: list[tuple[int, int, int, tuple[A
     for (ack_host, value), index in acks.items():
         if ack_host != host:
             continue
-        t1 = records[index]["t1"]
+        t1 = records[index].t1
         seen = known.get(value)
         if seen is None or t1 <= seen[0]:
             known[value] = (t1, index, True)
@@ -210,18 +211,18 @@ def _classify(session: SessionHistory, obj: ObjectHistory, index: int, view: _Ho
     """Report one read made during the load that missed known writes."""
     records = ctx.records
     read = records[index]
-    host = read["host"]
+    host = read.host
     stale: list[Any] = []
     flicker: list[Any] = []
     for value in sorted(missing, key=lambda v: view.known[v][0]):
         if value in lost:
             later = view.last.get(value)
-            if later is None or later[0] <= read["t1"]:
+            if later is None or later[0] <= read.t1:
                 continue
         since = view.known[value][0]
-        lags[value] = max(lags.get(value, 0), read["t0"] - since)
+        lags[value] = max(lags.get(value, 0), read.t0 - since)
         ack = acks.get((host, value))
-        if ack is not None and records[ack]["t1"] < read["t0"]:
+        if ack is not None and records[ack].t1 < read.t0:
             stale.append(value)
         else:
             flicker.append(value)
@@ -240,15 +241,15 @@ def _classify(session: SessionHistory, obj: ObjectHistory, index: int, view: _Ho
                          lambda: _flicker_words(obj, value, shown_by, index, len(flicker), ctx))
 
 
-def _later_read(view: _Host, value: Any, read: dict[str, Any]) -> int | None:
+def _later_read(view: _Host, value: Any, read: Record) -> int | None:
     latest = view.last.get(value)
-    return latest[1] if latest is not None and latest[0] > read["t1"] else None
+    return latest[1] if latest is not None and latest[0] > read.t1 else None
 
 
 def _report_lost(session: SessionHistory, obj: ObjectHistory, value: Any, final: int,
                  writer: dict[Any, int], hosts: dict[str, _Host], ctx: Context) -> None:
     records = ctx.records
-    final_host = records[final]["host"]
+    final_host = records[final].host
     holders = [view.last[value] for view in hosts.values() if value in view.last]
     same_host = hosts[final_host].last.get(value)
     last_held = same_host or (max(holders) if holders else None)
@@ -267,11 +268,11 @@ def _report_lost(session: SessionHistory, obj: ObjectHistory, value: Any, final:
         cause=cause)
 
 
-def _reads_as(obj: ObjectHistory, read: dict[str, Any]) -> str:
+def _reads_as(obj: ObjectHistory, read: Record) -> str:
     """What a read returned for the object, in words."""
     if obj.kind == LIST:
-        return explain.shown(tuple(read["read"]["candidates"]))
-    answer = read["read"].get("answer")
+        return explain.shown(tuple(read.read.candidates))
+    answer = read.read.answer
     return "null" if answer is None else explain.token(answer)
 
 

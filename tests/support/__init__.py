@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from analysis.history import LoadedRun
+from analysis.history import LoadedRun, Record, record_from_json
 from server.process import ServerProcess
 
 IN_CI = os.environ.get("CI") == "true"
@@ -68,8 +68,16 @@ HISTORY_FILE = "history/h.jsonl"
 
 
 def loaded_run(records: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> LoadedRun:
-    """A run as ``load_run`` would give it, from records in memory: all in one history file
-    (:data:`HISTORY_FILE`), record ``i`` on line ``i + 1``."""
-    return LoadedRun(path=Path("in-memory"), meta=meta or {}, records=records,
+    """A run as ``load_run`` would give it, from records in memory (each a line's JSON): all in
+    one history file (:data:`HISTORY_FILE`), record ``i`` on line ``i + 1``."""
+    return LoadedRun(path=Path("in-memory"), meta=meta or {},
+                     records=[record_from_json(record) for record in records],
                      files=[HISTORY_FILE], file_starts=[0],
                      line_numbers=array("l", range(1, len(records) + 1)))
+
+
+def record(**fields: Any) -> Record:
+    """A history record from the fields a test cares about; the required ones it leaves out are
+    a poll on host ``h`` that took no time and succeeded."""
+    return record_from_json({"op": "poll", "t0": 0, "t1": 0, "host": "h", "type": "ok",
+                             **fields})
