@@ -161,7 +161,8 @@ class KvStore:
     async def list_by_topic(self, caller: Caller, topic: str, *, limit: int) -> SessionPage:
         """Reads every session the index names, as rondevu did, and shows the newest."""
         edge = self.model.route(caller.client)
-        sessions = await self._open_sessions(edge, caller.origin, index_prefix(caller.origin) + topic)
+        sessions = await self._open_sessions(edge, caller.origin,
+                                             index_prefix(caller.origin) + topic)
         newest = sorted(sessions, key=lambda s: s.created_at, reverse=True)[:limit]
         summaries = [SessionSummary(s.code, s.peer_id, s.offer, s.created_at, s.expires_at)
                      for s in newest]

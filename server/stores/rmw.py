@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import limits_of
-from .base import Caller, CandidateLimit, Clock, Side, StoreLimits
+from .base import Caller, Clock, Side, StoreLimits
+from .readmodifywrite import ReadModifyWrite
 from .sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ SELECT :code, :side, :seq, :candidate WHERE EXISTS (SELECT 1 FROM sessions WHERE
 """
 
 
-class RmwStore(SqliteStore):
+class RmwStore(ReadModifyWrite, SqliteStore):
     """:class:`.sqlite.SqliteStore` with rondevu's read-then-write updates."""
 
     gap: float
@@ -64,25 +65,12 @@ class RmwStore(SqliteStore):
         store.gap = gap
         return store
 
-    async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
-        await self.get(caller, code)  # rondevu's getSession: 404 for an unknown code
-        await self._clock.sleep(self.gap)
+    async def _write_answer(self, caller: Caller, code: str, answer: str) -> None:
         await self._writer.write(
             (_SET_ANSWER_UNCHECKED, {"answer": answer, "code": code, "origin": caller.origin})
         )
 
-    async def append_candidate(
-        self, caller: Caller, code: str, side: Side, candidate: str
-    ) -> None:
-        session = await self.get(caller, code)
-        current = session.offer_candidates if side is Side.OFFERER else session.answer_candidates
-        if len(current) >= self._limits.max_candidates:
-            raise CandidateLimit(code, side, self._limits.max_candidates)
-        await self._clock.sleep(self.gap)
-        await self._write_list(code, side, [*current, candidate])
-
     async def _write_list(self, code: str, side: Side, candidates: list[str]) -> None:
-        """Replace the side's list with ``candidates``, as rondevu's column UPDATE did."""
         await self._writer.write(
             (_CLEAR_SIDE, {"code": code, "side": str(side)}),
             *((_INSERT_CANDIDATE, {"code": code, "side": str(side), "seq": seq,

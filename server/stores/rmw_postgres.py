@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 from ..settings import redact_dsn
 from . import limits_of
-from .base import Caller, CandidateLimit, Clock, Side
+from .base import Caller, Clock, Side
 from .postgres import PostgresStore, reachable
+from .readmodifywrite import ReadModifyWrite
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -33,30 +34,13 @@ _CLEAR_SIDE = "DELETE FROM candidates WHERE code = $1 AND side = $2"
 _INSERT_CANDIDATE = "INSERT INTO candidates (code, side, seq, candidate) VALUES ($1, $2, $3, $4)"
 
 
-class RmwPostgresStore(PostgresStore):
+class RmwPostgresStore(ReadModifyWrite, PostgresStore):
     """:class:`.postgres.PostgresStore` with rondevu's read-then-write updates."""
 
-    gap: float = 0.0
-    """Clock seconds between the read and the write; 0 still yields to the event loop."""
-
-    async def set_answer(self, caller: Caller, code: str, answer: str) -> None:
-        await self.get(caller, code)  # rondevu's getSession: 404 for an unknown code
-        await self._clock.sleep(self.gap)
+    async def _write_answer(self, caller: Caller, code: str, answer: str) -> None:
         await self._fetch(_SET_ANSWER_UNCHECKED, code, caller.origin, answer)
 
-    async def append_candidate(
-        self, caller: Caller, code: str, side: Side, candidate: str
-    ) -> None:
-        session = await self.get(caller, code)
-        current = session.offer_candidates if side is Side.OFFERER else session.answer_candidates
-        if len(current) >= self._limits.max_candidates:
-            raise CandidateLimit(code, side, self._limits.max_candidates)
-        await self._clock.sleep(self.gap)
-        await self._write_list(code, side, [*current, candidate])
-
     async def _write_list(self, code: str, side: Side, candidates: list[str]) -> None:
-        """Replace the side's list with ``candidates``, as rondevu's column UPDATE did; a
-        session deleted meanwhile matches nothing, as that UPDATE matched no row."""
         with reachable():
             async with self._pool.acquire() as conn, conn.transaction():
                 if await conn.fetchval(_LOCK_SESSION, code) is None:
