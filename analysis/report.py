@@ -316,12 +316,53 @@ FIRST_SCREEN: tuple[Row, ...] = (
 row here and every rendering shows it."""
 
 
+def by_store(stores: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The runs of each store (its backend), in the order the stores first appear: a store run
+    several times (``--repeat``) is one column of the first screen and one entry of the
+    headline, so the first screen stays as wide as the number of stores."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for store in stores:
+        groups.setdefault(str(store["backend"]), []).append(store)
+    return list(groups.items())
+
+
+def _runs_cell(cells: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """One cell for several runs of a store: their text once if they agree, else each run's in
+    run order; the worst tone of any run (one run that lost writes makes the store red)."""
+    texts = [cell["text"] for cell in cells]
+    tones = {cell["tone"] for cell in cells}
+    tone = (BAD if BAD in tones else UNKNOWN if UNKNOWN in tones
+            else GOOD if tones == {GOOD} else PLAIN)
+    return {"text": texts[0] if len(set(texts)) == 1 else " \u00b7 ".join(texts), "tone": tone}
+
+
 def first_screen(stores: Sequence[Mapping[str, Any]], scale: float) -> dict[str, Any]:
-    """The first table of the report: :data:`FIRST_SCREEN` against every store (times in wall
-    seconds, model seconds in brackets at a time scale other than 1)."""
-    rows = [{"label": name, "cells": [cell(store, scale) for store in stores]}
+    """The first table of the report: :data:`FIRST_SCREEN` against every store, a column per
+    store whatever its number of runs (times in wall seconds, model seconds in brackets at a
+    time scale other than 1)."""
+    groups = by_store(stores)
+    rows = [{"label": name, "cells": [_runs_cell([cell(run, scale) for run in runs])
+                                      for _store, runs in groups]}
             for name, cell in FIRST_SCREEN]
-    return {"stores": [store["store"] for store in stores], "rows": rows}
+    headers = [runs[0]["store"] if len(runs) == 1 else f"{store} ({len(runs)} runs)"
+               for store, runs in groups]
+    return {"stores": headers, "rows": rows}
+
+
+def verdicts_in_brief(stores: Sequence[Mapping[str, Any]], separator: str = "; ") -> str:
+    """``sqlite consistent (3 of 3 runs); kv (3 runs): lost 1,618 writes / lost 1,633 writes /
+    lost 1,643 writes``: each store's :func:`short_verdict`, once per store (the headline, and
+    the closing line with ``", "``)."""
+    parts = []
+    for store, runs in by_store(stores):
+        words = [short_verdict(run) for run in runs]
+        if len(runs) == 1:
+            parts.append(f"{runs[0]['store']} {words[0]}")
+        elif len(set(words)) == 1:
+            parts.append(f"{store} {words[0]} ({len(runs)} of {len(runs)} runs)")
+        else:
+            parts.append(f"{store} ({len(runs)} runs): {' / '.join(words)}")
+    return separator.join(parts)
 
 
 def gates_line(gates: Sequence[Gate]) -> dict[str, Any]:
@@ -355,8 +396,7 @@ def closing(gates: Sequence[Gate], stores: Sequence[Mapping[str, Any]]) -> tuple
                      + "; ".join(f"{g.store}: {g.message}" for g in failed) + ")")
     elif gated:
         parts.append("the harness's gates held ("
-                     + ", ".join(f"{s['store']} {short_verdict(s)}" for s in stores
-                                 if s["store"] in gated) + ")")
+                     + verdicts_in_brief([s for s in stores if s["store"] in gated], ", ") + ")")
     parts += [f"{s['store']} {s['verdict']}: {s['reason']}" for s in ungated]
     if failed:
         status = EXIT_GATE_FAILED
@@ -391,7 +431,7 @@ def build_summary(campaign: Campaign, expectations: Sequence[Expectation],
         "closing": line,
         "check_source": campaign.check_source,
         "time_scale": time_scale,
-        "headline": "; ".join(f"{store['store']} {short_verdict(store)}" for store in stores),
+        "headline": verdicts_in_brief(stores),
         "verdicts": [dict(zip(("text", "tone"), verdict_words(store))) for store in stores],
         "first_screen": first_screen(stores, time_scale),
         "gates_line": gates_line(gates),

@@ -158,6 +158,11 @@ def test_every_store_runs_at_one_arrival_rate_and_every_repeat_is_checked_and_ga
     poll = tag["ops"]["poll"]["client_ms"]["p50"]
     assert poll["runs"] == 2 and poll["min"] <= poll["median"] <= poll["max"]
     assert "The price tag: latency at the same arrival rate" in (output / "summary.md").read_text()
+    # The first screen keeps a column per store, and the headline an entry per store.
+    assert summary["first_screen"]["stores"] == ["sqlite (2 runs)"]
+    assert summary["headline"] == "sqlite consistent (2 of 2 runs)"
+    assert done.stdout.strip().splitlines()[-1] == (
+        "exit 0: the harness's gates held (sqlite consistent (2 of 2 runs))")
 
 
 def _group_alive(pgid: int) -> bool:

@@ -19,7 +19,7 @@ from analysis.checker import ANOMALY_TYPES
 from analysis.checker.evidence import Coverage, verdict
 from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
 from analysis.price import price_tag
-from analysis.report import build_summary
+from analysis.report import build_summary, first_screen, verdicts_in_brief
 from analysis.report_render import render_markdown
 from analysis.verdicts import (
     ANOMALIES_FOUND,
@@ -384,3 +384,23 @@ def test_the_price_tag_is_the_median_of_each_runs_percentile_with_its_spread(
                                                      "runs": 3}
     assert tag["ops"]["poll"]["client_ms"]["p95"] is None
     assert "| sqlite | real | 1 | " in (written[0] / "summary.md").read_text()
+
+
+def test_runs_of_one_store_share_its_column_and_the_worst_run_sets_its_tone() -> None:
+    """Three runs of kv, one of which lost writes, and one of sqlite: two columns; kv's cell
+    gives each run's count and is red, sqlite's says its one value once."""
+    summary = build_summary(load_campaign(PLOTS_COMPARISON), [])
+    kv = next(s for s in summary["stores"] if s["backend"] == "kv")
+    sqlite = next(s for s in summary["stores"] if s["backend"] == "sqlite")
+    clean = {**kv, "store": "kv (kv-2)", "lost_writes": 0, "verdict": "consistent",
+             "anomalies": {}, "durability": {**kv["durability"], "lost_across": 0}}
+    runs = [{**kv, "store": "kv (kv-1)"}, clean, {**clean, "store": "kv (kv-3)"}, sqlite]
+    screen = first_screen(runs, 1.0)
+    assert screen["stores"] == ["kv (3 runs)", "sqlite"]
+    lost = next(row for row in screen["rows"] if row["label"] == "acknowledged writes lost")
+    assert lost["cells"] == [{"text": f"{kv['lost_writes']:,} \u00b7 none \u00b7 none",
+                              "tone": "bad"},
+                             {"text": "none", "tone": "good"}]
+    assert verdicts_in_brief(runs) == (
+        f"kv (3 runs): lost {kv['lost_writes']:,} writes / consistent / consistent; "
+        "sqlite consistent")
