@@ -4,7 +4,9 @@
 Starts the sqlite server (``server/process.py``, a fresh database, durable defaults unless
 ``--synchronous normal``) and runs Locust against it exactly as the comparison does (its command,
 ``comparison.load.locust_command``: every scenario, headless, the history recorded, Locust's CSV
-written), for ``--duration`` seconds with ``--users`` users at ``--time-scale``. Then it reads the
+written), for ``--duration`` seconds with ``--users`` users at ``--time-scale``, each starting its
+next session as soon as its last one ended (a pacing of :data:`CLOSED_PACING_S`, shorter than any
+session: a closed loop, which is what saturates a load generator). Then it reads the
 history back and prints the operations per second under load (``analysis.stats.span_s``: final
 reads and settling rounds left out), the CPU Locust's process used and per operation, and the
 server's.
@@ -39,6 +41,9 @@ from comparison.settings import load_settings  # noqa: E402
 from server.process import ServerProcess, stop_process  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLOSED_PACING_S = 0.5
+"""Model seconds between two sessions of one user: less than any session lasts, so every user
+starts its next one as soon as it can."""
 
 
 def process_cpu_s(pid: int) -> float:
@@ -66,10 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="load-generator-") as scratch:
         output = Path(scratch)
-        settings = load_settings(["--backends", "sqlite", "--users", str(args.users),
-                                  "--spawn-rate", str(args.users), "--duration",
-                                  str(args.duration), "--time-scale", str(args.time_scale),
-                                  "--output", str(output)])
+        settings = load_settings(["--backends", "sqlite", "--repeat", "1",
+                                  "--arrival-rate", f"{args.users / CLOSED_PACING_S:g}",
+                                  "--pacing", f"{CLOSED_PACING_S:g}",
+                                  "--duration", str(args.duration),
+                                  "--time-scale", str(args.time_scale), "--output", str(output)])
+        assert settings.users == args.users, (settings.users, args.users)
         run_dir = output / "sqlite"
         (run_dir / "locust").mkdir(parents=True)
         load_before = os.getloadavg()[0]
