@@ -186,11 +186,12 @@ def verdict_words(store: Mapping[str, Any]) -> tuple[str, str]:
                                    store["reason"])
     crashed = store["durability"]["lost_across"]
     if verdict == ANOMALIES_FOUND:
-        if crashed:
+        if crashed and crashed >= lost:
             return (f"{name} LOST {plural(crashed, 'acknowledged write')} across a crash "
                     f"({reason})", BAD)
         if lost:
-            return f"{name} LOST {plural(lost, 'acknowledged write')} ({reason})", BAD
+            also = f", {crashed:,} of them missing after a kill" if crashed else ""
+            return f"{name} LOST {plural(lost, 'acknowledged write')}{also} ({reason})", BAD
         return f"{name} lost no acknowledged write it could check, but misbehaved ({reason})", BAD
     if verdict == INCONCLUSIVE:
         return f"{name}: cannot tell whether it loses writes (inconclusive): {reason}", UNKNOWN
@@ -201,11 +202,12 @@ def short_verdict(store: Mapping[str, Any]) -> str:
     """A few words for the closing line: ``consistent``, ``lost 4,468 writes``, ..."""
     if store["verdict"] == ANOMALIES_FOUND:
         durability = store["durability"]
-        if durability["lost_across"]:
-            return (f"lost {plural(durability['lost_across'], 'write')} across "
-                    f"{plural(durability['kills'], 'kill')}")
-        if store["lost_writes"]:
-            return f"lost {plural(store['lost_writes'], 'write')}"
+        crashed, lost = durability["lost_across"], store["lost_writes"]
+        if crashed and crashed >= lost:
+            return f"lost {plural(crashed, 'write')} across {plural(durability['kills'], 'kill')}"
+        if lost:
+            also = f" ({crashed:,} missing after a kill)" if crashed else ""
+            return f"lost {plural(lost, 'write')}{also}"
         return plural(store["anomaly_total"], "anomaly", "anomalies")
     return store["verdict"]
 

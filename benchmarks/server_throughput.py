@@ -343,7 +343,7 @@ def run_wrk(url: str, phase: Phase, load: Load, seconds: float, script: Path, se
         str(phase.sessions), str(load.append_cap_per_run()), str(seed), phase.pool,
     ]
     out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30, check=True)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((text for text in out.stdout.splitlines() if text.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out.stdout}\n{out.stderr}")
     data = json.loads(line[len("RESULT "):])

@@ -19,7 +19,13 @@ from analysis.checker import ANOMALY_TYPES
 from analysis.checker.evidence import Coverage, verdict
 from analysis.gates import Evidence, Expectation, GateError, judge, with_defaults
 from analysis.price import price_tag
-from analysis.report import build_summary, first_screen, verdicts_in_brief
+from analysis.report import (
+    build_summary,
+    first_screen,
+    short_verdict,
+    verdict_words,
+    verdicts_in_brief,
+)
 from analysis.report_render import render_markdown
 from analysis.verdicts import (
     ANOMALIES_FOUND,
@@ -93,7 +99,8 @@ def test_report_writes_three_files_and_ends_with_its_exit_status(written: Writte
     assert len(list((tmp_path / "plots").glob("*.svg"))) == FIGURES
 
 
-def test_summary_json_carries_the_checkers_findings_and_history_figures(written: WrittenReport) -> None:
+def test_summary_json_carries_the_checkers_findings_and_history_figures(
+        written: WrittenReport) -> None:
     tmp_path = written[0]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"] == PASSED
@@ -404,3 +411,20 @@ def test_runs_of_one_store_share_its_column_and_the_worst_run_sets_its_tone() ->
     assert verdicts_in_brief(runs) == (
         f"kv (3 runs): lost {kv['lost_writes']:,} writes / consistent / consistent; "
         "sqlite consistent")
+
+
+@pytest.mark.parametrize(("lost", "crashed", "short", "words"), [
+    (96, 165, "lost 165 writes across 2 kills", "kv LOST 165 acknowledged writes across a crash"),
+    (244, 12, "lost 244 writes (12 missing after a kill)",
+     "kv LOST 244 acknowledged writes, 12 of them missing after a kill"),
+    (244, 0, "lost 244 writes", "kv LOST 244 acknowledged writes ("),
+])
+def test_a_store_that_lost_writes_under_kills_leads_with_the_larger_count(
+        lost: int, crashed: int, short: str, words: str) -> None:
+    """Races erase writes between a restart and the next read too, which the durability count
+    cannot tell from a crash's loss: the verdict names the larger count first."""
+    store = {"store": "kv", "verdict": "anomalies found", "lost_writes": lost, "reason": "r",
+             "anomaly_total": lost, "durability": {"lost_across": crashed, "kills": 2}}
+    assert short_verdict(store) == short
+    text, tone = verdict_words(store)
+    assert text.startswith(words) and tone == "bad"
