@@ -241,8 +241,9 @@ def make_plots(campaign: Campaign, out_dir: Path, bucket_s: float | None = None)
         png, svg = out_dir / f"{name}.png", out_dir / f"{name}.svg"
         figure.savefig(png, dpi=DPI)
         figure.savefig(svg)
-        log.info("wrote %s and %s", png, svg)
+        log.debug("wrote %s and %s", png, svg)
         saved.append(PlotFile(name, title, caption, png, svg))
+    log.info("wrote %d figures (PNG and SVG) to %s", len(saved), out_dir)
     return saved
 
 
