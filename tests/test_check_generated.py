@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import analysis.checker.run as checker_run
 from analysis.checker import ANOMALY_TYPES, check_run, run_to_json
 from analysis.checker.run import _chunks
 from analysis.history import load_run
@@ -94,7 +96,8 @@ def test_hypothesis_runs_repeatably_in_ci() -> None:
     assert settings().derandomize is IN_CI
 
 
-def test_several_processes_find_exactly_what_one_finds(tmp_path: Path) -> None:
+def test_several_processes_find_exactly_what_one_finds(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``check_run(jobs=3)`` cuts the sessions into chunks for forked workers; merged in chunk
     order, every count, session, example (the first five, in the serial order) and lag is the
     serial check's, on a run with every anomaly type spread over many sessions."""
@@ -107,8 +110,17 @@ def test_several_processes_find_exactly_what_one_finds(tmp_path: Path) -> None:
     assert sum(1 for found in injected if found is not None) > 30
     write_run(tmp_path / "run", meta_for("run", sim), [records])
     run = load_run(tmp_path / "run")
-    assert len(_chunks(1200, 3)) > 3  # the parallel path is taken
-    serial, parallel = run_to_json(check_run(run)), run_to_json(check_run(run, jobs=3))
+    serial = run_to_json(check_run(run))
+    taken = []
+    real = checker_run._check_in_parallel
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        taken.append(len(args[3]))  # the chunks handed to the workers
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checker_run, "_check_in_parallel", spy)
+    parallel = run_to_json(check_run(run, jobs=3))
+    assert taken == [len(_chunks(serial["sessions"], 3))] and taken[0] > 3  # the parallel path
     assert parallel == serial
     found = [kind for kind, tally in serial["anomalies"].items() if tally["count"]]
     assert len(found) >= 8 and any(tally["count"] > 5 for tally in serial["anomalies"].values())

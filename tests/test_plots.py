@@ -16,8 +16,8 @@ from analysis import plots, stats
 from analysis.__main__ import main
 from analysis.campaign import Campaign, load_campaign
 from analysis.checker import ANOMALY_TYPES
-from analysis.plot_cli import figures, nice_bucket
 from analysis.history import Record
+from analysis.plot_cli import figures, nice_bucket
 from analysis.timeline import describe_op, session_timeline
 from support import FIXTURE_TIMELINES, HISTORY_FILE, PLOTS_COMPARISON, loaded_run, record
 
@@ -120,7 +120,7 @@ def test_latency_figure_has_a_panel_per_operation_and_a_curve_per_store(
         assert len(ax.get_lines()) == 3
         assert [t.get_text() for t in ax.get_xticklabels()] == ["p50", "p90", "p99", "p99.9"]
         # Each curve is labelled with its samples and stops where they stop supporting it.
-        for line, text in zip(ax.get_lines(), ax.texts):
+        for line, text in zip(ax.get_lines(), ax.texts, strict=True):
             n = int(text.get_text().removeprefix("n="))
             store, op = line.get_label().split(":")[0], ax.get_title()
             assert n == len(samples[store][op])
