@@ -23,7 +23,9 @@ class ReadModifyWrite:
     the store's reads, rondevu's updates."""
 
     gap: float = 0.0
-    """Clock seconds between the read and the write; 0 still yields to the event loop."""
+    """Clock seconds between the read and the write (for rmw ``settings.rmw_gap_ms`` times the
+    time scale); 0 still yields to the event loop. rondevu's handler awaited a round trip to D1
+    there, which is the window in which a concurrent update is lost."""
     _clock: Clock
     _limits: StoreLimits
 

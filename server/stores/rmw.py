@@ -50,11 +50,6 @@ SELECT :code, :side, :seq, :candidate WHERE EXISTS (SELECT 1 FROM sessions WHERE
 class RmwStore(ReadModifyWrite, SqliteStore):
     """:class:`.sqlite.SqliteStore` with rondevu's read-then-write updates."""
 
-    gap: float
-    """Clock seconds between the read and the write (``settings.rmw_gap_ms`` times the time
-    scale); 0 still yields to the event loop. rondevu's handler awaited a round trip to D1
-    there, which is the window in which a concurrent update is lost."""
-
     @classmethod
     async def open(
         cls, path: Path, limits: StoreLimits, clock: Clock, *, synchronous: str = "FULL",
