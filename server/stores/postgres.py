@@ -158,10 +158,10 @@ class PostgresStore:
         self._clock = clock
 
     @classmethod
-    async def open(cls, dsn: str, limits: StoreLimits, clock: Clock, *,
-                   shown_as: str) -> PostgresStore:
-        """Connect, migrate (once across processes) and return the store; ``shown_as`` is
-        the DSN as error messages may print it (no password)."""
+    async def open(cls, dsn: str, limits: StoreLimits, clock: Clock) -> PostgresStore:
+        """Connect, migrate (once across processes) and return the store; error messages show
+        the DSN without its password."""
+        shown_as = redact_dsn(dsn)
         try:
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE,
                                              timeout=CONNECT_TIMEOUT_S)
@@ -173,6 +173,9 @@ class PostgresStore:
         except asyncpg.PostgresError as error:
             await pool.close()
             raise MigrationError(f"cannot migrate {shown_as}: {error}") from None
+        except _LOST_CONNECTION as error:  # the connection dropped while migrating
+            await pool.close()
+            raise StartupError(f"cannot connect to {shown_as}: {error}") from None
         except BaseException:
             await pool.close()
             raise
@@ -247,7 +250,8 @@ class PostgresStore:
         """Delete in small batches, so no statement holds many row locks for long."""
         total = 0
         while True:
-            status = await self._pool.execute(_SWEEP, self._now(), SWEEP_BATCH)
+            with reachable():
+                status = await self._pool.execute(_SWEEP, self._now(), SWEEP_BATCH)
             deleted = int(status.split()[-1])  # "DELETE 12"
             total += deleted
             if deleted < SWEEP_BATCH:
@@ -258,5 +262,4 @@ class PostgresStore:
 
 
 async def open_store(settings: Settings, clock: Clock) -> PostgresStore:
-    return await PostgresStore.open(settings.dsn, limits_of(settings), clock,
-                                    shown_as=redact_dsn(settings.dsn))
+    return await PostgresStore.open(settings.dsn, limits_of(settings), clock)

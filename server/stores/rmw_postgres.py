@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..settings import redact_dsn
 from . import limits_of
 from .base import Caller, Clock, Side
 from .postgres import PostgresStore, reachable
@@ -52,7 +51,6 @@ class RmwPostgresStore(ReadModifyWrite, PostgresStore):
 
 
 async def open_store(settings: Settings, clock: Clock) -> RmwPostgresStore:
-    store = await RmwPostgresStore.open(settings.dsn, limits_of(settings), clock,
-                                        shown_as=redact_dsn(settings.dsn))
+    store = await RmwPostgresStore.open(settings.dsn, limits_of(settings), clock)
     assert isinstance(store, RmwPostgresStore)
     return store
