@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -159,8 +160,9 @@ def _stop_all(workers: list[_Worker]) -> None:
     for worker in workers:
         if worker.process.is_alive():
             worker.process.terminate()
+    deadline = time.monotonic() + SHUTDOWN_TIMEOUT_S + 5  # one shutdown time for them all
     for worker in workers:
-        worker.process.join(SHUTDOWN_TIMEOUT_S + 5)
+        worker.process.join(max(0.0, deadline - time.monotonic()))
         if worker.process.is_alive():
             log.error("worker %s did not stop in time: killing it", worker.process.name)
             worker.process.kill()
