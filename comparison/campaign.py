@@ -24,8 +24,8 @@ from analysis.check_summary import format_run
 from analysis.checker import check_run, run_to_json, to_json
 from analysis.gates import evaluate
 from analysis.history import HistoryError, LoadedRun, load_run
-from analysis.stats import SHORT_OF_RATE, arrival_rate
 from analysis.report_cli import exit_status, write_report
+from analysis.stats import SHORT_OF_RATE, arrival_rate
 from comparison.databases import Databases
 from comparison.load import run_target
 from comparison.settings import ComparisonSettings

@@ -155,9 +155,11 @@ def run_target(settings: ComparisonSettings, target: str, label: str, dsn: str |
               flush=True)
         print(f"[{label}] {after_load_line(run_dir)}", flush=True)
     finally:
-        if nemesis:
-            nemesis.stop()
-        stop_process(locust, 30)
-        for server in servers:
-            server.stop()
+        try:
+            if nemesis:  # only on the way out of an exception: its own error would hide it
+                nemesis.stop()
+        finally:
+            stop_process(locust, 30)
+            for server in servers:
+                server.stop()
     return run_dir
