@@ -97,11 +97,8 @@ class ComparisonSettings:
         return self.arrival_rate / self.time_scale
 
     def run_names(self, target: str) -> list[str]:
-        """The run folder of each repeat of ``target``: its name alone for one run, else
-        ``<target>-1``, ``<target>-2``, ..."""
-        if self.repeat == 1:
-            return [target]
-        return [f"{target}-{number}" for number in range(1, self.repeat + 1)]
+        """The run folder of each repeat of ``target`` (:func:`run_names`)."""
+        return run_names(target, self.repeat)
 
     def rate_words(self) -> str:
         """The load every store gets, in one line (printed before the runs)."""
@@ -110,6 +107,14 @@ class ComparisonSettings:
                 f"{self.users} users, each starting a session every "
                 f"{self.pacing_model_s * self.time_scale:g} wall s; "
                 f"{plural_runs(self.repeat)} of each store")
+
+
+def run_names(target: str, repeat: int) -> list[str]:
+    """The run folder of each of ``repeat`` runs of ``target``: its name alone for one run,
+    else ``<target>-1``, ``<target>-2``, ..."""
+    if repeat == 1:
+        return [target]
+    return [f"{target}-{number}" for number in range(1, repeat + 1)]
 
 
 def plural_runs(count: int) -> str:
@@ -257,10 +262,12 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         parser.error(str(error))
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     output = args.output or Path("results") / stamp
-    # The harness's own gate for each of its stores that no --expect names, as the report does.
-    runs = [{"backend": b, "run": f"{output.name}-{b}", "path": str(output / b),
+    repeat = args.repeat or (1 if quick else 3)
+    # The harness's own gate for each of its stores whose runs no --expect names, as the report
+    # does: one entry per run folder the comparison will make, named as it will be.
+    runs = [{"backend": b, "run": f"{output.name}-{name}", "path": str(output / name),
              "durability": {"kills": int(KILL in nemesis)}}
-            for b in backends]  # the defaults go by backend, so one entry each is enough
+            for b in backends for name in run_names(b, repeat)]
     expect = tuple(explicit if args.host else with_defaults(explicit, runs))
     return ComparisonSettings(
         backends=backends,
@@ -268,7 +275,7 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
         name=args.name,
         scenarios=tuple(s.strip() for s in args.scenarios.split(",") if s.strip()),
         arrival_rate=args.arrival_rate or (QUICK_ARRIVAL_RATE if quick else ARRIVAL_RATE),
-        repeat=args.repeat or (1 if quick else 3),
+        repeat=repeat,
         pacing_s=args.pacing,
         duration_s=args.duration or (8 if quick else 25),
         settle=args.settle,

@@ -67,3 +67,18 @@ def test_a_rate_or_repeat_that_is_not_positive_is_refused(option: str, tmp_path:
         load_settings([option, "0", "--output", str(tmp_path / "out")])
     assert stopped.value.code == 2
     assert f"{option} must be greater than 0" in capsys.readouterr().err
+
+
+def test_expectations_naming_every_repeat_of_a_store_leave_it_no_default_gate(
+        tmp_path: Path) -> None:
+    """The defaults are decided on the run folders the comparison will make, as the report
+    decides them on the folders it finds: a store whose every run an --expect names gets no
+    gate of its own on top; one whose runs are only partly named still does."""
+    named = ["--expect", "kv-1=anomalies", "--expect", "kv-2=anomalies"]
+    every = load_settings(["--backends", "kv", "--repeat", "2", *named,
+                           "--output", str(tmp_path / "a")])
+    assert every.expect == (Expectation("kv-1", "anomalies"), Expectation("kv-2", "anomalies"))
+    partly = load_settings(["--backends", "kv", "--repeat", "3", *named,
+                            "--output", str(tmp_path / "b")])
+    assert partly.expect == (Expectation("kv-1", "anomalies"), Expectation("kv-2", "anomalies"),
+                             Expectation("kv", "lost-writes"))
