@@ -24,7 +24,6 @@ place it among the load's operations).
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import signal
 import threading
@@ -38,8 +37,6 @@ from loadtests._history import HistoryFile
 from loadtests._identity import history_file_name, host_id, hostname
 from loadtests._options import CONNECTION_TIMEOUT_MODEL_S
 from server.process import ServerProcess
-
-log = logging.getLogger(__name__)
 
 KILL_GAP_S = 0.5
 """Wall seconds between the SIGKILL and the restart: long enough for requests to find nothing

@@ -31,7 +31,6 @@ class PeerContext:
     history: Sink
     sessions: dict[str, str]  # code -> scenario, for the final reads
     scenario: str
-    final: bool = False
     host: str = field(default_factory=host_id)
 
 
@@ -143,8 +142,6 @@ class Peer:
         return Result(kind, reply.status, seen, record["session"]), reply
 
     def _record(self, record: dict[str, Any]) -> None:
-        if self.context.final:
-            record["final"] = True
         record["scenario"] = self.context.scenario
         if self.target:
             record["target"] = self.target
