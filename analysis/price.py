@@ -39,14 +39,21 @@ def target_rate(meta: Mapping[str, Any]) -> float | None:
     return users / pacing
 
 
+def by_store(stores: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The runs of each store (its backend), in the order the stores first appear: a store run
+    several times (``--repeat``) is one row of the price tag, one column of the first screen
+    and one entry of the headline (``analysis.report``)."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for store in stores:
+        groups.setdefault(str(store["backend"]), []).append(store)
+    return list(groups.items())
+
+
 def price_tag(stores: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per backend: its runs, the arrival rate given and achieved, throughput, and per
     operation the client's and the server's percentiles, each as :func:`spread`."""
-    by_backend: dict[str, list[Mapping[str, Any]]] = {}
-    for store in stores:
-        by_backend.setdefault(store["backend"], []).append(store)
     tags = []
-    for backend, runs in by_backend.items():
+    for backend, runs in by_store(stores):
         ops = list(dict.fromkeys(op for run in runs for op in run["ops"]))
         tags.append({
             "backend": backend,

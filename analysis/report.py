@@ -27,7 +27,7 @@ from analysis.checker.faults import faults_words
 from analysis.checker.result import LOST_ACROSS_CRASH, UNKNOWN_ERASER
 from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
 from analysis.history import record_from_json
-from analysis.price import price_tag
+from analysis.price import by_store, price_tag
 from analysis.stores import describe, latency_kind
 from analysis.timeline import ERASURE_TIMELINE, describe_op, lane_names
 from analysis.verdicts import (
@@ -180,18 +180,28 @@ GOOD, BAD, UNKNOWN, PLAIN = "good", "bad", "unknown", ""
 SHOWN_REASONS = 3
 
 
+def _losses(store: Mapping[str, Any]) -> tuple[int, bool, int]:
+    """What a store that misbehaved is said to have lost, once for every wording: the count
+    led with, whether that count is the crash's, and the writes missing after a kill. The
+    durability count cannot tell a crash's loss from a race's after a restart, so the larger
+    count leads (docs/report.md)."""
+    crashed, lost = store["durability"]["lost_across"], store["lost_writes"]
+    if crashed and crashed >= lost:
+        return crashed, True, crashed
+    return lost, False, crashed
+
+
 def verdict_words(store: Mapping[str, Any]) -> tuple[str, str]:
     """The store's verdict in the words a user would use, and its tone."""
-    name, verdict, lost, reason = (store["store"], store["verdict"], store["lost_writes"],
-                                   store["reason"])
-    crashed = store["durability"]["lost_across"]
+    name, verdict, reason = store["store"], store["verdict"], store["reason"]
     if verdict == ANOMALIES_FOUND:
-        if crashed and crashed >= lost:
-            return (f"{name} LOST {plural(crashed, 'acknowledged write')} across a crash "
+        count, in_crash, crashed = _losses(store)
+        if in_crash:
+            return (f"{name} LOST {plural(count, 'acknowledged write')} across a crash "
                     f"({reason})", BAD)
-        if lost:
+        if count:
             also = f", {crashed:,} of them missing after a kill" if crashed else ""
-            return f"{name} LOST {plural(lost, 'acknowledged write')}{also} ({reason})", BAD
+            return f"{name} LOST {plural(count, 'acknowledged write')}{also} ({reason})", BAD
         return f"{name} lost no acknowledged write it could check, but misbehaved ({reason})", BAD
     if verdict == INCONCLUSIVE:
         return f"{name}: cannot tell whether it loses writes (inconclusive): {reason}", UNKNOWN
@@ -201,13 +211,13 @@ def verdict_words(store: Mapping[str, Any]) -> tuple[str, str]:
 def short_verdict(store: Mapping[str, Any]) -> str:
     """A few words for the closing line: ``consistent``, ``lost 4,468 writes``, ..."""
     if store["verdict"] == ANOMALIES_FOUND:
-        durability = store["durability"]
-        crashed, lost = durability["lost_across"], store["lost_writes"]
-        if crashed and crashed >= lost:
-            return f"lost {plural(crashed, 'write')} across {plural(durability['kills'], 'kill')}"
-        if lost:
+        count, in_crash, crashed = _losses(store)
+        if in_crash:
+            return (f"lost {plural(count, 'write')} across "
+                    f"{plural(store['durability']['kills'], 'kill')}")
+        if count:
             also = f" ({crashed:,} missing after a kill)" if crashed else ""
-            return f"lost {plural(lost, 'write')}{also}"
+            return f"lost {plural(count, 'write')}{also}"
         return plural(store["anomaly_total"], "anomaly", "anomalies")
     return store["verdict"]
 
@@ -316,16 +326,6 @@ FIRST_SCREEN: tuple[Row, ...] = (
 )
 """The first screen's rows, in order: a label and, per store, a cell (text and tone). Add a
 row here and every rendering shows it."""
-
-
-def by_store(stores: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
-    """The runs of each store (its backend), in the order the stores first appear: a store run
-    several times (``--repeat``) is one column of the first screen and one entry of the
-    headline, so the first screen stays as wide as the number of stores."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for store in stores:
-        groups.setdefault(str(store["backend"]), []).append(store)
-    return list(groups.items())
 
 
 def _runs_cell(cells: Sequence[Mapping[str, str]]) -> dict[str, str]:
