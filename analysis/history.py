@@ -342,13 +342,12 @@ def _parse_lines(chunk: bytes, first: int, name: str, shared: dict[Any, Any],
                             "was stopped while writing it): skipped")
             log.warning("%s", warnings[-1])
             continue
-        parsed = _parse_line(line, number, name)
+        parsed = _parse_line(line, number, name, shared)
         if isinstance(parsed, dict):
             faults.append({**parsed, "file": name, "line": number})
             continue
         records.append(parsed)
         numbers.append(number)
-    _finish(records, shared)  # every record is usable now: this only shares
     return records, numbers
 
 
@@ -362,12 +361,13 @@ def _cut_short(line: bytes) -> bool:
     return False
 
 
-def _parse_line(line: bytes, number: int, name: str) -> Record | dict[str, Any]:
-    """One line as a record (a fault record as its JSON), or :class:`HistoryError` saying what
-    is wrong with it."""
+def _parse_line(line: bytes, number: int, name: str, shared: dict[Any, Any]
+                ) -> Record | dict[str, Any]:
+    """One line as a record, its strings and read shared through ``shared`` (a fault record
+    as its JSON), or :class:`HistoryError` saying what is wrong with it."""
     try:
         record = _DECODER.decode(line)
-        _finish([record], {})
+        _finish([record], shared)  # sharing an equal string first is harmless if it refuses
         return record
     except (msgspec.DecodeError, _Unusable):
         pass
@@ -391,7 +391,9 @@ def _parse_line(line: bytes, number: int, name: str) -> Record | dict[str, Any]:
             raise HistoryError(f"{name}:{number}: unknown fault kind {parsed.get('kind')!r} "
                                f"({', '.join(FAULT_KINDS)})")
         return parsed
-    return record_from_json(parsed)
+    record = record_from_json(parsed)
+    _finish([record], shared)  # cannot refuse: record_problem checked all that it checks
+    return record
 
 
 def record_from_json(line: dict[str, Any]) -> Record:
