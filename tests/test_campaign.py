@@ -89,6 +89,7 @@ def test_quick_campaign_on_two_servers_gates_pass_consistent_stores_baselines_no
     assert not (output / "pgcluster").exists()  # the throwaway cluster is gone
 
 
+@pytest.mark.timeout(420)  # beyond its commands' own timeouts, which then fire first
 def test_quick_nemesis_kills_sqlite_stays_consistent_kv_loses_writes_across_the_crash(
         tmp_path: Path) -> None:
     """The negative control: kv keeps its data in memory, so a kill loses what it had
@@ -126,6 +127,9 @@ def test_quick_nemesis_kills_sqlite_stays_consistent_kv_loses_writes_across_the_
     assert (output / "plots" / "timeline-kv-lost-across-crash.png").stat().st_size > 0
     assert run.stdout.strip().splitlines()[-1].startswith(
         "exit 0: the harness's gates held (sqlite consistent, kv lost ")
+
+
+@pytest.mark.timeout(420)  # beyond its commands' own timeouts, which then fire first
 def test_every_store_runs_at_one_arrival_rate_and_every_repeat_is_checked_and_gated(
         tmp_path: Path) -> None:
     """Two runs of sqlite at 1 session per model second (10 a wall second at time scale 0.1):
@@ -239,6 +243,7 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.timeout(420)  # beyond its commands' own timeouts, which then fire first
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
 def test_sigterm_stops_everything_the_postgres_cluster_included(tmp_path: Path) -> None:
     """SIGTERM to the comparison alone (as a supervisor sends it): its servers, Locust and the

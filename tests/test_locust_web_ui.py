@@ -7,7 +7,6 @@ form, which sends them back as text (blank for "resolve it again").
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +14,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from server.pgcluster import free_port
 from server.process import ServerProcess, stop_process
 from support import ROOT
 from support.commands import check
 
 BLANK_OPTIONS = {"run_id": "", "settle": "", "settle_mode": "", "session_ttl": "",
                  "time_scale": "0.1", "backend_name": ""}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def post(url: str, form: dict[str, str] | None = None) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from server.pgcluster import free_port  # a port bound, then released: nobody listens
 from server.process import ServerProcess
 from support import ROOT
 from support.commands import check, last_line, run
@@ -29,13 +29,6 @@ from support.targets import Target
 # settings); the stop timeout outlasts a failed create's back-off.
 QUICK = ("--duration", "3", "--arrival-rate", "4", "--pacing", "1", "--repeat", "1",
          "--stop-timeout", "2")
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def compare_host(url: str, output: Path, name: str = "target", *extra: str
@@ -68,7 +61,7 @@ def assert_inconclusive(done: subprocess.CompletedProcess[str], output: Path, na
 
 def test_a_closed_port_is_inconclusive(tmp_path: Path) -> None:
     output = tmp_path / "closed"
-    done = compare_host(f"http://127.0.0.1:{closed_port()}", output, "x")
+    done = compare_host(f"http://127.0.0.1:{free_port()}", output, "x")
     requests = json.loads((output / "check.json").read_text())["runs"][0]["coverage"]
     assert requests["no_response"] == requests["under_load"] > 0
     n = requests["under_load"]
@@ -107,7 +100,7 @@ def test_a_server_that_never_answers_is_inconclusive(tmp_path: Path) -> None:
 
 def test_an_expectation_still_decides_the_exit_status(tmp_path: Path) -> None:
     output = tmp_path / "gated"
-    done = compare_host(f"http://127.0.0.1:{closed_port()}", output, "x", "--expect",
+    done = compare_host(f"http://127.0.0.1:{free_port()}", output, "x", "--expect",
                         "x=consistent")
     assert done.returncode == 1
     assert last_line(done).startswith("exit 1: 1 of 1 harness gates FAILED (x: expected "

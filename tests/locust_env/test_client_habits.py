@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 from pathlib import Path
 
@@ -26,14 +25,9 @@ from loadtests._peer import Peer, PeerContext
 from loadtests._transport import Transport
 from loadtests.answer_race import AnswerRace
 from loadtests.ice_trickle import IceTrickle
+from server.pgcluster import free_port  # a port bound, then released: nobody listens
 from support import ORIGIN
 from support.targets import Target
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("scenario", [AnswerRace, IceTrickle])
@@ -41,7 +35,7 @@ def test_a_failed_create_is_retried_after_a_back_off_not_at_once(run_scenario,
                                                                   scenario: type) -> None:
     # At time scale 0.2 the first back-off is 0.1 to 0.2 s, doubling: a handful of creates in
     # two seconds per user, where the race used to send thousands.
-    run = run_scenario(scenario, url=closed_port_url(), users=2, seconds=2.0)
+    run = run_scenario(scenario, url=f"http://127.0.0.1:{free_port()}", users=2, seconds=2.0)
     creates = [r for r in run.records if r["op"] == "create"]
     assert creates and all(r["type"] == "info" and r["status"] is None for r in creates)
     assert len(creates) <= 2 * 6, f"{len(creates)} creates in 2 s: a busy loop"
