@@ -245,6 +245,8 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
             parser.error(f"{name} must be greater than 0")
     if args.host and args.servers != 1:
         parser.error("--servers starts servers of ours; an external --host is one target")
+    if args.host and args.dsn:
+        parser.error("--dsn is the database of our own servers; an external --host has its own")
     if dsn and postgres_uri(dsn):
         parser.error(f"--dsn: {postgres_uri(dsn)}")
     try:

@@ -82,3 +82,13 @@ def test_expectations_naming_every_repeat_of_a_store_leave_it_no_default_gate(
                             "--output", str(tmp_path / "b")])
     assert partly.expect == (Expectation("kv-1", "anomalies"), Expectation("kv-2", "anomalies"),
                              Expectation("kv", "lost-writes"))
+
+
+def test_a_database_for_an_external_target_is_refused_not_ignored(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture
+                                                                  ) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(["--host", "http://127.0.0.1:9", "--dsn", "postgresql://127.0.0.1/x",
+                       "--output", str(tmp_path / "x")])
+    assert stopped.value.code == 2
+    assert "--dsn is the database of our own servers" in capsys.readouterr().err
