@@ -28,7 +28,7 @@ from analysis.history import KILL
 from comparison.nemesis import parse_kinds
 from server.pgcluster import find_binaries
 from server.settings import ENV_PREFIX, OneLineParser, postgres_uri
-from server.stores import BACKENDS, MEMORY, needs_postgres
+from server.stores import BACKENDS, needs_postgres
 
 DSN_VARIABLE = ENV_PREFIX + "DSN"
 
@@ -71,7 +71,7 @@ class ComparisonSettings:
 
     def servers_for(self, backend: str) -> int:
         """Server processes for one backend: ``--servers``, but one for a store in memory."""
-        return 1 if BACKENDS[backend].database == MEMORY else self.servers
+        return 1 if BACKENDS[backend].one_process else self.servers
 
     @property
     def users(self) -> int:

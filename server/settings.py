@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .stores import BACKENDS, POSTGRES, SQLITE
+from .stores import BACKENDS, POSTGRES
 
 ENV_PREFIX = "SIGNALING_"
-SHARED_DATABASES = (SQLITE, POSTGRES)
-"""Where several server processes see one another's writes (``--workers``)."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -214,11 +212,11 @@ class Settings:
     kv: KvSettings = group(KvSettings, prefix="kv")
 
     def __post_init__(self) -> None:
-        database = BACKENDS[self.backend].database
-        if database == POSTGRES and not self.dsn:
+        backend = BACKENDS[self.backend]
+        if backend.database == POSTGRES and not self.dsn:
             raise SettingsError(f"--backend {self.backend} needs --dsn / {ENV_PREFIX}DSN "
                                 "(postgresql://user:password@host:port/database)")
-        if self.workers > 1 and database not in SHARED_DATABASES:
+        if self.workers > 1 and backend.one_process:
             raise SettingsError(f"--workers / {ENV_PREFIX}WORKERS: {self.workers}: the "
                                 f"{self.backend} backend keeps sessions in one process's memory")
 

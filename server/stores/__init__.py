@@ -48,6 +48,12 @@ class Backend:
     from :attr:`expected`: a store that keeps acknowledged writes only in memory must be
     caught losing them across a kill (``lost-across-crash``)."""
 
+    @property
+    def one_process(self) -> bool:
+        """Whether its sessions live in one process's memory: then several server processes
+        (``--workers``, the comparison's ``--servers``) would not see one another's writes."""
+        return self.database == MEMORY
+
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
     Backend(
