@@ -11,8 +11,10 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -21,7 +23,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis import plots, stats  # noqa: E402
-from analysis.campaign import Campaign, CampaignError, load_campaign  # noqa: E402
+from analysis.campaign import Campaign, CampaignError, Run, load_campaign  # noqa: E402
 from analysis.check_cli import add_min_verified  # noqa: E402
 from analysis.checker.result import ERASED, LOST_ACROSS_CRASH  # noqa: E402
 from analysis.stores import latency_kind, store_name  # noqa: E402
@@ -150,36 +152,30 @@ TIMELINE_CAPTION = ("Each row is one client; bars are operations from invocation
                     "answer: the write that carried the erasure. Hatched: failed or unknown "
                     "outcome. Shaded grey: a fault the nemesis injected (kill or pause). ")
 
+
+def _timeline_figure(run: Run, example: Mapping[str, Any], name: str, what: str,
+                     scale: float) -> NamedFigure:
+    """The timeline of one example's session, titled ``<store>: <what>, session <code>``."""
+    timeline = session_timeline(run.loaded, example, run.label, scale)
+    return (name, f"{run.label}: {what}, session {timeline.session}",
+            TIMELINE_CAPTION + timeline.explanation, plots.timeline_figure(timeline))
+
+
 def timeline_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """A timeline of the first example of every anomaly type found, per store."""
-    made = []
-    for run in campaign.runs:
-        for kind, found in run.check.get("anomalies", {}).items():
-            examples = found.get("examples") or []
-            if not examples:
-                continue
-            timeline = session_timeline(run.loaded, examples[0], run.label, scale)
-            made.append((f"timeline-{slug(run.label)}-{slug(kind)}",
-                         f"{run.label}: one {kind}, session {timeline.session}",
-                         TIMELINE_CAPTION + timeline.explanation,
-                         plots.timeline_figure(timeline)))
-    return made
+    return [_timeline_figure(run, found["examples"][0], f"timeline-{slug(run.label)}-{slug(kind)}",
+                             f"one {kind}", scale)
+            for run in campaign.runs
+            for kind, found in run.check.get("anomalies", {}).items() if found.get("examples")]
 
 
 def crash_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     """Per store, the timeline of the first write lost across a kill (the durability count's
     first example), its kill shaded."""
-    made = []
-    for run in campaign.runs:
-        examples = (run.check.get("durability") or {}).get("examples") or []
-        if examples:
-            timeline = session_timeline(run.loaded, examples[0], run.label, scale)
-            made.append((f"timeline-{slug(run.label)}-{LOST_ACROSS_CRASH}",
-                         f"{run.label}: a write acknowledged before a kill and lost across it, "
-                         f"session {timeline.session}",
-                         TIMELINE_CAPTION + timeline.explanation,
-                         plots.timeline_figure(timeline)))
-    return made
+    return [_timeline_figure(run, examples[0], f"timeline-{slug(run.label)}-{LOST_ACROSS_CRASH}",
+                             "a write acknowledged before a kill and lost across it", scale)
+            for run in campaign.runs
+            if (examples := (run.check.get("durability") or {}).get("examples"))]
 
 
 def erasure_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
@@ -188,12 +184,8 @@ def erasure_figures(campaign: Campaign, scale: float) -> list[NamedFigure]:
     for run in campaign.runs:
         for example in run.check.get("anomalies", {}).get("lost-answer", {}).get("examples", []):
             if example.get("cause") == ERASED and example.get("culprit"):
-                timeline = session_timeline(run.loaded, example, run.label, scale)
-                return [(ERASURE_TIMELINE,
-                         f"{run.label}: an acknowledged answer erased by a stale ICE candidate "
-                         f"update, session {timeline.session}",
-                         TIMELINE_CAPTION + timeline.explanation,
-                         plots.timeline_figure(timeline))]
+                return [_timeline_figure(run, example, ERASURE_TIMELINE, "an acknowledged answer "
+                                         "erased by a stale ICE candidate update", scale)]
     return []
 
 
