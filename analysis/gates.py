@@ -45,6 +45,7 @@ from analysis.verdicts import (
     NOT_GATED,
     PASSED,
 )
+from analysis.wording import plural
 from server.stores import BACKENDS
 
 #: Anomaly types that are writes lost outright, as opposed to seen late or out of order.
@@ -56,11 +57,6 @@ assert {word for backend in BACKENDS.values()
 
 class GateError(ValueError):
     """An ``--expect`` that cannot be used: a bad word, or no run it applies to."""
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 anomaly``, ``2 anomalies``: counts in sentences a person reads."""
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"
 
 
 @dataclass(frozen=True)

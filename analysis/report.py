@@ -25,7 +25,7 @@ from analysis.availability import availability
 from analysis.campaign import Campaign, Run
 from analysis.checker.faults import faults_words
 from analysis.checker.result import LOST_ACROSS_CRASH, UNKNOWN_ERASER
-from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome, plural
+from analysis.gates import Evidence, Expectation, Gate, evaluate, gate, outcome
 from analysis.history import record_from_json
 from analysis.price import by_store, price_tag
 from analysis.stores import describe, latency_kind
@@ -39,7 +39,7 @@ from analysis.verdicts import (
     NOT_GATED,
     combined,
 )
-from analysis.wording import wall_model
+from analysis.wording import plural, wall_model
 
 FORMAT = 1
 HANDSHAKE_POINTS = (50.0, 95.0)

@@ -20,9 +20,8 @@ from typing import Any
 from analysis.checker.evidence import durability_words
 from analysis.checker.faults import faults_words
 from analysis.checker.result import LOST_ACROSS_CRASH, Durability
-from analysis.gates import plural
 from analysis.price import POINTS as PRICE_POINTS
-from analysis.wording import number, unit, wall_model
+from analysis.wording import number, plural, unit, wall_model
 
 TITLE = "Signaling consistency report"
 MARK = {True: "\u2714", False: "\u2718", None: "\u2022"}

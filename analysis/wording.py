@@ -28,3 +28,8 @@ def wall_model(value: float | None, scale: float) -> str:
 
 def unit(name: str, scale: float) -> str:
     return f"{name} wall (model)" if scale != 1.0 else name
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 anomaly``, ``2 anomalies``: counts in sentences a person reads."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"

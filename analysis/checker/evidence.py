@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from analysis.history import NO_RESPONSE, REFUSED, Record, after_load, outcome
 from analysis.verdicts import ANOMALIES_FOUND, CONSISTENT, INCONCLUSIVE
+from analysis.wording import plural
 
 if TYPE_CHECKING:
     from analysis.checker.result import Durability
@@ -89,11 +90,11 @@ def verdict(counts: Mapping[str, int], coverage: Coverage, operations: int,
     anomalies = sum(counts.values())
     crash = durability_words(durability)
     if durability is not None and durability.lost_across:
-        proven = (f"; {anomalies:,} {'anomaly' if anomalies == 1 else 'anomalies'} proven: "
+        proven = (f"; {plural(anomalies, 'anomaly', 'anomalies')} proven: "
                   f"{found_words(counts)}" if anomalies else "")
         return ANOMALIES_FOUND, crash + proven
     if anomalies:
-        return ANOMALIES_FOUND, (f"{anomalies:,} {'anomaly' if anomalies == 1 else 'anomalies'} "
+        return ANOMALIES_FOUND, (f"{plural(anomalies, 'anomaly', 'anomalies')} "
                                  f"proven: {found_words(counts)}"
                                  + (f"; {crash}" if crash else ""))
     sessions = _sessions_words(coverage)
@@ -116,9 +117,8 @@ def durability_words(durability: Durability | None) -> str:
     nothing when the server was never killed."""
     if durability is None or not durability.kills:
         return ""
-    kills = f"{durability.kills:,} kill{'' if durability.kills == 1 else 's'}"
-    checked = durability.acknowledged_before
-    writes = f"{checked:,} write{'' if checked == 1 else 's'} acknowledged before {kills}"
+    writes = (f"{plural(durability.acknowledged_before, 'write')} acknowledged before "
+              f"{plural(durability.kills, 'kill')}")
     if not durability.lost_across:
         return f"none of {writes} lost"
     return f"{durability.lost_across:,} of {writes} lost across a kill"
