@@ -7,6 +7,7 @@ is also where a broken seam between the parts shows up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,6 +179,29 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _comparison(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m loadtests <args>`` in a process group of its own, which is killed whole if
+    the test fails before the comparison ended, so no server, Locust or cluster outlives it."""
+    campaign = subprocess.Popen([sys.executable, "-m", "loadtests", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    try:
+        yield campaign
+    finally:
+        if _group_alive(campaign.pid):
+            os.killpg(campaign.pid, signal.SIGKILL)
+        campaign.communicate(timeout=30)
+
+
+def _wait_for_history(campaign: subprocess.Popen[str], history: Path, seconds: float) -> None:
+    """Until the comparison's history holds some load (a file over 10 kB)."""
+    deadline = time.monotonic() + seconds
+    while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
+        assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
+        time.sleep(0.2)
+
+
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="needs POSIX process groups")
 @pytest.mark.parametrize("signum, to_group", [(signal.SIGINT, True), (signal.SIGTERM, False)],
                          ids=["ctrl-c to the group", "sigterm to the campaign alone"])
@@ -185,28 +210,22 @@ def test_a_stop_signal_stops_everything_and_keeps_the_history(
     """Ctrl-C reaches every process of the terminal's group; a CI timeout's SIGTERM reaches the
     campaign alone, which must stop its server and Locust itself."""
     output = tmp_path / "interrupted"
-    campaign = subprocess.Popen(
-        [sys.executable, "-m", "loadtests", "--backends", "sqlite", "--duration", "60",
-         "--repeat", "1", "--output", str(output)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
     history = output / "sqlite" / "history"
-    deadline = time.monotonic() + 60
-    while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
-        assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
-        time.sleep(0.2)
-    if to_group:
-        os.killpg(campaign.pid, signum)
-    else:
-        campaign.send_signal(signum)
-    _, stderr = campaign.communicate(timeout=90)
-    assert campaign.returncode == 128 + signum, stderr
-    assert f"interrupted ({signum.name}): every process started here is stopped" in stderr
-    assert str(output) in stderr
-    deadline = time.monotonic() + 30
-    while _group_alive(campaign.pid):
-        assert time.monotonic() < deadline, "a server or Locust process outlived the campaign"
-        time.sleep(0.2)
+    with _comparison("--backends", "sqlite", "--duration", "60", "--repeat", "1",
+                     "--output", str(output)) as campaign:
+        _wait_for_history(campaign, history, 60)
+        if to_group:
+            os.killpg(campaign.pid, signum)
+        else:
+            campaign.send_signal(signum)
+        _, stderr = campaign.communicate(timeout=90)
+        assert campaign.returncode == 128 + signum, stderr
+        assert f"interrupted ({signum.name}): every process started here is stopped" in stderr
+        assert str(output) in stderr
+        deadline = time.monotonic() + 30
+        while _group_alive(campaign.pid):
+            assert time.monotonic() < deadline, "a server or Locust process outlived the campaign"
+            time.sleep(0.2)
     check = harness("analysis", "check", output)
     # sqlite loses nothing, interrupted or not: its history is consistent (exit 0), or at worst
     # inconclusive (exit 3) should too few sessions be verifiable; never anomalies (1), and
@@ -253,30 +272,26 @@ def test_sigterm_stops_everything_the_postgres_cluster_included(tmp_path: Path) 
     # Where the cluster's user (postgres, when the tests run as root) can reach the run folder.
     output = Path(tempfile.mkdtemp(prefix="harness-sigterm-")) / "terminated"
     output.parent.chmod(0o755)
-    campaign = subprocess.Popen(
-        [sys.executable, "-m", "loadtests", "--backends", "postgres", "--servers", "2",
-         "--duration", "60", "--repeat", "1", "--output", str(output)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
     history = output / "postgres" / "history"
-    deadline = time.monotonic() + 90
-    while not any(f.stat().st_size > 10_000 for f in history.glob("*.jsonl")):
-        assert campaign.poll() is None and time.monotonic() < deadline, "no history recorded"
-        time.sleep(0.2)
-    postmaster = int((output / "pgcluster" / "data" / "postmaster.pid").read_text().split()[0])
-    assert _alive(postmaster)
-    campaign.send_signal(signal.SIGTERM)
-    _, stderr = campaign.communicate(timeout=90)
-    assert campaign.returncode == 128 + signal.SIGTERM, stderr
-    assert "interrupted" in stderr
-    deadline = time.monotonic() + 30
-    while _group_alive(campaign.pid) or _alive(postmaster):
-        assert time.monotonic() < deadline, "a process outlived the campaign"
-        time.sleep(0.2)
-    assert not (output / "pgcluster").exists()
-    check = subprocess.run([sys.executable, "-m", "analysis", "check", str(output)],
-                           capture_output=True, text=True, timeout=120)
-    shutil.rmtree(output.parent)
+    try:
+        with _comparison("--backends", "postgres", "--servers", "2", "--duration", "60",
+                         "--repeat", "1", "--output", str(output)) as campaign:
+            _wait_for_history(campaign, history, 90)
+            postmaster = int((output / "pgcluster" / "data" / "postmaster.pid").read_text()
+                             .split()[0])
+            assert _alive(postmaster)
+            campaign.send_signal(signal.SIGTERM)
+            _, stderr = campaign.communicate(timeout=90)
+            assert campaign.returncode == 128 + signal.SIGTERM, stderr
+            assert "interrupted" in stderr
+            deadline = time.monotonic() + 30
+            while _group_alive(campaign.pid) or _alive(postmaster):
+                assert time.monotonic() < deadline, "a process outlived the campaign"
+                time.sleep(0.2)
+        assert not (output / "pgcluster").exists()
+        check = harness("analysis", "check", output, timeout=120)
+    finally:
+        shutil.rmtree(output.parent, ignore_errors=True)
     assert check.returncode in (0, 3), check.stdout[-3000:] + check.stderr
     assert "anomalies found" not in check.stdout
 
