@@ -26,6 +26,7 @@ from analysis.checker.evidence import DEFAULT_MIN_VERIFIED
 from analysis.gates import Expectation, GateError, with_defaults
 from analysis.history import KILL
 from comparison.nemesis import parse_kinds
+from loadtests._options import load_options
 from server.pgcluster import find_binaries
 from server.settings import ENV_PREFIX, OneLineParser, postgres_uri
 from server.stores import BACKENDS, needs_postgres
@@ -229,18 +230,17 @@ def load_settings(argv: Sequence[str] | None = None) -> ComparisonSettings:
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         parser.error(f"--backends: {', '.join(unknown) or 'none'} not among {', '.join(BACKENDS)}")
-    if args.time_scale is not None and args.time_scale <= 0:
-        parser.error("--time-scale must be greater than 0")
+    try:  # the options the load tests take from us are checked by their own reader, early
+        load_options(argparse.Namespace(time_scale=args.time_scale, settle=args.settle,
+                                        session_ttl=args.session_ttl, pacing=args.pacing))
+    except ValueError as error:
+        parser.error(str(error))
     if args.stop_timeout is not None and args.stop_timeout < 0:
         parser.error("--stop-timeout must be 0 or more (whole seconds, as Locust takes it)")
-    if args.settle is not None and args.settle < 0:
-        parser.error("--settle must be 0 or more")
     if args.session_ttl is not None and not args.host:
         parser.error("--session-ttl is for a --host target; our servers report their own")
     for name, value in (("--arrival-rate", args.arrival_rate), ("--repeat", args.repeat),
-                        ("--pacing", args.pacing),
-                        ("--duration", args.duration), ("--session-ttl", args.session_ttl),
-                        ("--servers", args.servers)):
+                        ("--duration", args.duration), ("--servers", args.servers)):
         if value is not None and value <= 0:
             parser.error(f"{name} must be greater than 0")
     if args.host and args.servers != 1:
