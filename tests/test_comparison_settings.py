@@ -92,3 +92,19 @@ def test_a_database_for_an_external_target_is_refused_not_ignored(tmp_path: Path
                        "--output", str(tmp_path / "x")])
     assert stopped.value.code == 2
     assert "--dsn is the database of our own servers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--time-scale", "0"], "--time-scale must be greater than 0"),
+    (["--settle", "-1"], "--settle must be 0 or more"),
+    (["--pacing", "0"], "--pacing must be greater than 0"),
+    (["--host", "http://127.0.0.1:9", "--session-ttl", "0"],
+     "--session-ttl must be greater than 0"),
+    (["--repeat", "0"], "--repeat must be greater than 0"),
+])
+def test_a_bad_load_option_is_refused_before_anything_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        load_settings([*args, "--output", str(tmp_path / "x")])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
